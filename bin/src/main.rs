@@ -1,34 +1,14 @@
 //! `keepalived-rs`: keepalived's command line over the confparse, vrrp,
 //! ipvs and checkers crates.
 
+mod cli;
+
 use clap::Parser;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// keepalived's default configuration file.
-const DEFAULT_CONF: &str = "/etc/keepalived/keepalived.conf";
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "keepalived-rs",
-    version,
-    about = "Drop-in replacement for keepalived"
-)]
-struct Cli {
-    /// Use the specified configuration file.
-    #[arg(short = 'f', long = "use-file", value_name = "FILE")]
-    use_file: Option<PathBuf>,
-    /// Check the configuration for obvious errors and exit.
-    #[arg(short = 't', long = "config-test", visible_alias = "check-config")]
-    config_test: bool,
-    /// Print diagnostics as JSON.
-    #[arg(long)]
-    json: bool,
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let path = cli.use_file.unwrap_or_else(|| PathBuf::from(DEFAULT_CONF));
+    let cli = cli::Cli::parse();
+    let path = cli.config_path();
     let mut sources = confparse::SourceMap::new();
     let mut diags = confparse::Diagnostics::new();
     let _lines =
@@ -40,4 +20,15 @@ fn main() -> ExitCode {
     }
     let status = diags.exit_status();
     ExitCode::from(u8::try_from(status).unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cli::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }
