@@ -5,6 +5,7 @@
 pub mod diag;
 pub mod lexer;
 pub mod preproc;
+pub mod shell;
 pub mod source;
 
 pub use diag::{Diagnostic, Diagnostics, ErrClass, Severity};

@@ -1,0 +1,1 @@
+//! Shell-like tokenizer for script keywords (reference 1.3).

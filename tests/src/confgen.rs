@@ -1,0 +1,1 @@
+//! Generators of large keepalived configurations for the config-test benchmarks and scale tests.
