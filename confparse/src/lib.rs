@@ -4,6 +4,7 @@
 
 pub mod diag;
 pub mod lexer;
+pub mod lvs;
 pub mod preproc;
 pub mod shell;
 pub mod source;
