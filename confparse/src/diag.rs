@@ -28,13 +28,15 @@ pub enum ErrClass {
     UnknownKeyword = 5,
     UnexpectedBob = 6,
     MissingBob = 7,
-    UnmatchedQuote = 8,
-    MissingParameter = 9,
-    InvalidNumber = 10,
-    GeneralError = 11,
-    Warning = 12,
-    Deprecated = 13,
-    SecurityError = 14,
+    UnexpectedEob = 8,
+    MissingEob = 9,
+    UnmatchedQuote = 10,
+    MissingParameter = 11,
+    InvalidNumber = 12,
+    GeneralError = 13,
+    Warning = 14,
+    Deprecated = 15,
+    SecurityError = 16,
 }
 
 /// keepalived's exit statuses for `-t` (observed on 2.2.7, reference 1.9).
