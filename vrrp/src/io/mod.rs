@@ -4,6 +4,7 @@
 
 pub mod garp;
 pub mod netlink;
+pub mod notify;
 pub mod socket;
 mod sys;
 

@@ -20,6 +20,8 @@ use tokio::io::unix::AsyncFd;
 pub const IPPROTO_VRRP: i32 = 112;
 /// RFC 5798 5.1.1.3: adverts are sent with TTL / hop limit 255.
 pub const VRRP_TTL: u8 = 255;
+/// IP precedence "internetwork control", as keepalived marks adverts.
+pub const IPTOS_PREC_INTERNETCONTROL: u32 = 0xc0;
 /// The VRRP IPv4 multicast group (RFC 5798 5.1.1.2).
 pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 /// The VRRP IPv6 multicast group (RFC 5798 5.1.2.2).
@@ -176,6 +178,10 @@ fn open_v4(cfg: &SocketCfg, src: Ipv4Addr) -> Result<(Socket, Socket), IoError> 
     let tx = raw(Domain::IPV4, cfg)?;
     tx.bind(&SockAddr::from(SocketAddr::new(IpAddr::V4(src), 0)))
         .map_err(err("bind source address", cfg))?;
+    // keepalived sends adverts with TOS 0xc0 (IPTOS_PREC_INTERNETCONTROL),
+    // seen in its captured adverts.
+    tx.set_tos_v4(IPTOS_PREC_INTERNETCONTROL)
+        .map_err(err("IP_TOS", cfg))?;
     tx.set_multicast_ttl_v4(u32::from(VRRP_TTL))
         .map_err(err("IP_MULTICAST_TTL", cfg))?;
     tx.set_ttl_v4(u32::from(cfg.unicast_ttl))
