@@ -3,6 +3,7 @@
 //! here is I/O; protocol decisions live in the fsm.
 
 pub mod garp;
+pub mod garp_plan;
 pub mod netlink;
 pub mod notify;
 pub mod socket;
