@@ -1,0 +1,417 @@
+//! The kernel backend: [`IpvsClient`] over a NETLINK_GENERIC socket to the
+//! "IPVS" family. Writes are pipelined: a window of requests goes out in one
+//! `send`, each with `NLM_F_ACK` and its own sequence number, then the acks
+//! are collected and matched back to their op by sequence number (the kernel's
+//! `netlink_rcv_skb` processes every message of a batch, failed or not).
+
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR};
+use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
+use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
+use netlink_packet_generic::GenlMessage;
+use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
+
+use crate::client::{IpvsClient, Op};
+use crate::error::IpvsError;
+use crate::message::{self, CmdAttr, IpvsCmd, IpvsMessage};
+use crate::types::*;
+use crate::wire::{decode_replies, encode_request, ReplyBody};
+
+/// Requests in flight at once. Success acks are small skbs; 128 of them fit
+/// the default 208 KiB receive buffer with room to spare, so no ack is lost
+/// to ENOBUFS.
+const WINDOW: usize = 128;
+/// Bound on every wait for the kernel.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Dumps interrupted by a concurrent table change are retried this often.
+const DUMP_RETRIES: usize = 3;
+const RECV_BUF: usize = 256 * 1024;
+
+/// IPVS in the running kernel, over generic netlink.
+pub struct NetlinkIpvs {
+    sock: Socket,
+    family_id: u16,
+    seq: u32,
+    rx: Vec<u8>,
+}
+
+fn io_err(op: &str) -> impl FnOnce(std::io::Error) -> IpvsError + '_ {
+    move |source| IpvsError::Io {
+        op: op.to_string(),
+        source,
+    }
+}
+
+impl NetlinkIpvs {
+    /// Opens a socket and resolves the "IPVS" family id through nlctrl.
+    pub fn connect() -> Result<NetlinkIpvs, IpvsError> {
+        const OP: &str = "open IPVS netlink socket";
+        let mut sock = Socket::new(NETLINK_GENERIC).map_err(io_err(OP))?;
+        sock.bind_auto().map_err(io_err(OP))?;
+        sock.connect(&SocketAddr::new(0, 0)).map_err(io_err(OP))?;
+        // Error acks without the echoed request keep the window's acks small.
+        sock.set_cap_ack(true).map_err(io_err(OP))?;
+        let tv = nix::sys::time::TimeVal::new(
+            REPLY_TIMEOUT.as_secs() as i64,
+            REPLY_TIMEOUT.subsec_micros() as i64,
+        );
+        nix::sys::socket::setsockopt(
+            &sock.as_fd(),
+            nix::sys::socket::sockopt::ReceiveTimeout,
+            &tv,
+        )
+        .map_err(|e| io_err(OP)(e.into()))?;
+        let mut me = NetlinkIpvs {
+            sock,
+            family_id: 0,
+            seq: 0,
+            rx: Vec::with_capacity(RECV_BUF),
+        };
+        me.family_id = me.resolve_family()?;
+        Ok(me)
+    }
+
+    /// The generic netlink family id the kernel assigned to "IPVS".
+    pub fn family_id(&self) -> u16 {
+        self.family_id
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1).max(1);
+        self.seq
+    }
+
+    fn recv(&mut self, op: &str) -> Result<&[u8], IpvsError> {
+        self.rx.clear();
+        let n = self.sock.recv(&mut self.rx, 0).map_err(|e| {
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) {
+                IpvsError::NoReply { op: op.to_string() }
+            } else {
+                io_err(op)(e)
+            }
+        })?;
+        Ok(&self.rx[..n.min(self.rx.len())])
+    }
+
+    fn resolve_family(&mut self) -> Result<u16, IpvsError> {
+        const OP: &str = "resolve generic netlink family \"IPVS\"";
+        let mut genl = GenlMessage::from_payload(GenlCtrl {
+            cmd: GenlCtrlCmd::GetFamily,
+            nlas: vec![GenlCtrlAttrs::FamilyName(
+                crate::consts::IPVS_GENL_NAME.into(),
+            )],
+        });
+        genl.finalize();
+        let mut nl = NetlinkMessage::from(genl);
+        let seq = self.next_seq();
+        nl.header.flags = netlink_packet_core::NLM_F_REQUEST | NLM_F_ACK;
+        nl.header.sequence_number = seq;
+        nl.finalize();
+        let mut buf = vec![0u8; nl.buffer_len()];
+        nl.serialize(&mut buf);
+        self.sock.send(&buf, 0).map_err(io_err(OP))?;
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let mut family = None;
+        while Instant::now() < deadline {
+            let data = self.recv(OP)?.to_vec();
+            let mut off = 0;
+            while off + 16 <= data.len() {
+                let len =
+                    u32::from_ne_bytes([data[off], data[off + 1], data[off + 2], data[off + 3]])
+                        as usize;
+                if len < 16 || off + len > data.len() {
+                    break;
+                }
+                let msg =
+                    NetlinkMessage::<GenlMessage<GenlCtrl>>::deserialize(&data[off..off + len])
+                        .map_err(|e| IpvsError::Decode {
+                            op: OP.into(),
+                            source: crate::DecodeError::Netlink(e.to_string()),
+                        })?;
+                off += (len + 3) & !3;
+                if msg.header.sequence_number != seq {
+                    continue;
+                }
+                match msg.payload {
+                    NetlinkPayload::InnerMessage(m) => {
+                        family = m.payload.nlas.iter().find_map(|a| match a {
+                            GenlCtrlAttrs::FamilyId(id) => Some(*id),
+                            _ => None,
+                        });
+                    }
+                    NetlinkPayload::Error(e) if e.code.is_some() => {
+                        // nlctrl answers ENOENT for an unknown family.
+                        if e.raw_code() == -libc::ENOENT {
+                            return Err(IpvsError::NotAvailable);
+                        }
+                        return Err(IpvsError::Kernel {
+                            op: OP.into(),
+                            errno: -e.raw_code(),
+                        });
+                    }
+                    NetlinkPayload::Error(_) => {
+                        return family.ok_or(IpvsError::NotAvailable);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Err(IpvsError::NoReply { op: OP.into() })
+    }
+
+    /// Sends one window of requests and matches the acks to `results`.
+    fn run_window(
+        &mut self,
+        ops: &[Op],
+        idx: &[usize],
+        results: &mut [Option<Result<(), IpvsError>>],
+    ) {
+        let mut pending: HashMap<u32, usize> = HashMap::with_capacity(idx.len());
+        let mut out = Vec::with_capacity(idx.len() * 96);
+        for &i in idx {
+            let seq = self.next_seq();
+            out.extend_from_slice(&encode_request(
+                ops[i].to_message(),
+                self.family_id,
+                seq,
+                NLM_F_ACK,
+            ));
+            pending.insert(seq, i);
+        }
+        if let Err(e) = self.sock.send(&out, 0) {
+            let kind = e.kind();
+            for &i in idx {
+                results[i] = Some(Err(IpvsError::Io {
+                    op: ops[i].to_string(),
+                    source: std::io::Error::new(kind, e.to_string()),
+                }));
+            }
+            return;
+        }
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let family = self.family_id;
+        while !pending.is_empty() && Instant::now() < deadline {
+            let data = match self.recv("collect IPVS acks") {
+                Ok(d) => d,
+                Err(_) => break,
+            };
+            let replies = match decode_replies(data, family) {
+                Ok(r) => r,
+                Err(e) => {
+                    // The whole datagram is unreadable: fail what is pending.
+                    for (_, i) in pending.drain() {
+                        results[i] = Some(Err(IpvsError::Decode {
+                            op: ops[i].to_string(),
+                            source: e.clone(),
+                        }));
+                    }
+                    return;
+                }
+            };
+            for r in replies {
+                let Some(i) = pending.get(&r.seq).copied() else {
+                    continue; // a late reply to an earlier, timed-out request
+                };
+                let res = match r.body {
+                    ReplyBody::Ack => Ok(()),
+                    ReplyBody::Error(errno) => Err(IpvsError::Kernel {
+                        op: ops[i].to_string(),
+                        errno,
+                    }),
+                    _ => continue,
+                };
+                pending.remove(&r.seq);
+                results[i] = Some(res);
+            }
+        }
+        for (_, i) in pending {
+            results[i] = Some(Err(IpvsError::NoReply {
+                op: ops[i].to_string(),
+            }));
+        }
+    }
+
+    /// Sends `msg` (a dump with `dump`, else a GET with ACK) and returns the
+    /// IPVS messages of the reply.
+    fn query(
+        &mut self,
+        msg: IpvsMessage,
+        dump: bool,
+        op: &str,
+    ) -> Result<Vec<IpvsMessage>, IpvsError> {
+        'attempt: for _ in 0..DUMP_RETRIES {
+            let seq = self.next_seq();
+            let flags = if dump { NLM_F_DUMP } else { NLM_F_ACK };
+            let req = encode_request(msg.clone(), self.family_id, seq, flags);
+            self.sock.send(&req, 0).map_err(io_err(op))?;
+            let mut got = Vec::new();
+            let mut interrupted = false;
+            let deadline = Instant::now() + REPLY_TIMEOUT;
+            while Instant::now() < deadline {
+                let family = self.family_id;
+                let data = self.recv(op)?;
+                let replies = decode_replies(data, family).map_err(|source| IpvsError::Decode {
+                    op: op.to_string(),
+                    source,
+                })?;
+                for r in replies {
+                    if r.seq != seq {
+                        continue;
+                    }
+                    interrupted |= r.flags & NLM_F_DUMP_INTR != 0;
+                    match r.body {
+                        ReplyBody::Message(m) => got.push(m),
+                        ReplyBody::Ack | ReplyBody::Done(0) => {
+                            if interrupted {
+                                continue 'attempt;
+                            }
+                            return Ok(got);
+                        }
+                        ReplyBody::Error(errno) | ReplyBody::Done(errno) => {
+                            return Err(IpvsError::Kernel {
+                                op: op.to_string(),
+                                errno,
+                            })
+                        }
+                        ReplyBody::Other(_) => {}
+                    }
+                }
+            }
+            return Err(IpvsError::NoReply { op: op.to_string() });
+        }
+        Err(IpvsError::Kernel {
+            op: op.to_string(),
+            errno: libc::EINTR,
+        })
+    }
+}
+
+fn decode_err(op: &str) -> impl FnOnce(crate::DecodeError) -> IpvsError + '_ {
+    move |source| IpvsError::Decode {
+        op: op.to_string(),
+        source,
+    }
+}
+
+fn nested_service(m: &IpvsMessage) -> Option<&Vec<message::SvcAttr>> {
+    m.attrs.iter().find_map(|a| match a {
+        CmdAttr::Service(s) => Some(s),
+        _ => None,
+    })
+}
+
+impl IpvsClient for NetlinkIpvs {
+    fn execute(&mut self, ops: &[Op]) -> Vec<Result<(), IpvsError>> {
+        let mut results: Vec<Option<Result<(), IpvsError>>> =
+            ops.iter().map(|op| op.validate().err().map(Err)).collect();
+        let todo: Vec<usize> = (0..ops.len()).filter(|i| results[*i].is_none()).collect();
+        for chunk in todo.chunks(WINDOW) {
+            self.run_window(ops, chunk, &mut results);
+        }
+        results
+            .into_iter()
+            .zip(ops)
+            .map(|(r, op)| r.unwrap_or_else(|| Err(IpvsError::NoReply { op: op.to_string() })))
+            .collect()
+    }
+
+    fn services(&mut self) -> Result<Vec<ServiceEntry>, IpvsError> {
+        const OP: &str = "list services";
+        let msgs = self.query(IpvsMessage::dump_services(), true, OP)?;
+        msgs.iter()
+            .filter(|m| m.cmd == IpvsCmd::NewService)
+            .filter_map(nested_service)
+            .map(|s| message::service_from_attrs(s).map_err(decode_err(OP)))
+            .collect()
+    }
+
+    fn service(&mut self, key: &ServiceKey) -> Result<ServiceEntry, IpvsError> {
+        let op = format!("get service {key}");
+        let msgs = self.query(IpvsMessage::get_service(key), false, &op)?;
+        let s = msgs
+            .iter()
+            .find_map(nested_service)
+            .ok_or(IpvsError::Kernel {
+                op: op.clone(),
+                errno: libc::ESRCH,
+            })?;
+        message::service_from_attrs(s).map_err(decode_err(&op))
+    }
+
+    fn dests(&mut self, key: &ServiceKey) -> Result<Vec<DestEntry>, IpvsError> {
+        let op = format!("list destinations of {key}");
+        let msgs = self.query(IpvsMessage::dump_dests(key), true, &op)?;
+        let fam = key.family();
+        msgs.iter()
+            .filter(|m| m.cmd == IpvsCmd::NewDest)
+            .filter_map(|m| {
+                m.attrs.iter().find_map(|a| match a {
+                    CmdAttr::Dest(d) => Some(d),
+                    _ => None,
+                })
+            })
+            .map(|d| message::dest_from_attrs(d, fam).map_err(decode_err(&op)))
+            .collect()
+    }
+
+    fn info(&mut self) -> Result<Info, IpvsError> {
+        const OP: &str = "get IPVS info";
+        let msgs = self.query(IpvsMessage::get_info(), false, OP)?;
+        let mut info = Info {
+            version: 0,
+            conn_tab_size: 0,
+        };
+        let mut seen = false;
+        for a in msgs.iter().flat_map(|m| m.attrs.iter()) {
+            match a {
+                CmdAttr::InfoVersion(v) => {
+                    info.version = *v;
+                    seen = true;
+                }
+                CmdAttr::InfoConnTabSize(v) => info.conn_tab_size = *v,
+                _ => {}
+            }
+        }
+        if !seen {
+            return Err(decode_err(OP)(crate::DecodeError::Missing {
+                what: "info reply",
+                attr: "IPVS_INFO_ATTR_VERSION",
+            }));
+        }
+        Ok(info)
+    }
+
+    fn config(&mut self) -> Result<Timeouts, IpvsError> {
+        let msgs = self.query(IpvsMessage::get_config(), false, "get IPVS timeouts")?;
+        let mut t = Timeouts::default();
+        for a in msgs.iter().flat_map(|m| m.attrs.iter()) {
+            match a {
+                CmdAttr::TimeoutTcp(v) => t.tcp = *v,
+                CmdAttr::TimeoutTcpFin(v) => t.tcp_fin = *v,
+                CmdAttr::TimeoutUdp(v) => t.udp = *v,
+                _ => {}
+            }
+        }
+        Ok(t)
+    }
+
+    fn daemons(&mut self) -> Result<Vec<Daemon>, IpvsError> {
+        const OP: &str = "list sync daemons";
+        let msgs = self.query(IpvsMessage::dump_daemons(), true, OP)?;
+        msgs.iter()
+            .filter_map(|m| {
+                m.attrs.iter().find_map(|a| match a {
+                    CmdAttr::Daemon(d) => Some(d),
+                    _ => None,
+                })
+            })
+            .map(|d| message::daemon_from_attrs(d).map_err(decode_err(OP)))
+            .collect()
+    }
+}

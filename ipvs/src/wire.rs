@@ -1,0 +1,130 @@
+//! Netlink framing of IPVS requests and replies: a request is a
+//! `NetlinkMessage<GenlMessage<IpvsMessage>>`; a receive buffer is split into
+//! replies (acks, errors, dump parts, done) with every length checked, so any
+//! byte string decodes to replies or a typed [`DecodeError`].
+
+use netlink_packet_core::{
+    NetlinkBuffer, NetlinkMessage, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN,
+};
+use netlink_packet_generic::{GenlHeader, GenlMessage};
+
+use crate::error::DecodeError;
+use crate::message::IpvsMessage;
+
+/// `nlmsghdr` size.
+const NLMSG_HDRLEN: usize = 16;
+/// `genlmsghdr` size.
+const GENL_HDRLEN: usize = 4;
+
+/// Serialises one request. `flags` are `NLM_F_*` (REQUEST is added).
+pub fn encode_request(msg: IpvsMessage, family_id: u16, seq: u32, flags: u16) -> Vec<u8> {
+    let mut genl = GenlMessage::from_payload(msg);
+    genl.set_resolved_family_id(family_id);
+    genl.finalize();
+    let mut nl = NetlinkMessage::from(genl);
+    nl.header.flags = flags | netlink_packet_core::NLM_F_REQUEST;
+    nl.header.sequence_number = seq;
+    nl.finalize();
+    let mut buf = vec![0u8; nl.buffer_len()];
+    nl.serialize(&mut buf);
+    buf
+}
+
+/// What one netlink message of a reply says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyBody {
+    /// `NLMSG_ERROR` with code 0.
+    Ack,
+    /// `NLMSG_ERROR` with a (positive) errno.
+    Error(i32),
+    /// `NLMSG_DONE`: end of a dump; carries the dump's error, if any.
+    Done(i32),
+    /// An IPVS message (a dump part or a GET reply).
+    Message(IpvsMessage),
+    /// `NLMSG_NOOP`, `NLMSG_OVERRUN`, or another family's message.
+    Other(u16),
+}
+
+/// One netlink message of a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub seq: u32,
+    /// `NLM_F_*` flags (MULTI, DUMP_INTR, ...).
+    pub flags: u16,
+    pub body: ReplyBody,
+}
+
+fn read_i32(b: &[u8]) -> i32 {
+    match b {
+        [a, b, c, d, ..] => i32::from_ne_bytes([*a, *b, *c, *d]),
+        _ => 0,
+    }
+}
+
+/// Splits a receive buffer into replies. Messages of family `family_id` are
+/// decoded as IPVS messages.
+pub fn decode_replies(buf: &[u8], family_id: u16) -> Result<Vec<Reply>, DecodeError> {
+    let mut out = Vec::new();
+    let mut off = 0usize;
+    while off < buf.len() {
+        let rest = &buf[off..];
+        let truncated = |need: usize| DecodeError::Truncated {
+            what: "netlink message",
+            offset: off,
+            need,
+            have: rest.len(),
+        };
+        if rest.len() < NLMSG_HDRLEN {
+            return Err(truncated(NLMSG_HDRLEN));
+        }
+        let nl = NetlinkBuffer::new(rest);
+        let len = nl.length() as usize;
+        if len < NLMSG_HDRLEN || len > rest.len() {
+            return Err(truncated(len.max(NLMSG_HDRLEN)));
+        }
+        // Safe now: new_checked repeats exactly the checks above.
+        let nl = NetlinkBuffer::new_checked(&rest[..len])
+            .map_err(|e| DecodeError::Netlink(e.to_string()))?;
+        let payload = &rest[NLMSG_HDRLEN..len];
+        let body = match nl.message_type() {
+            NLMSG_ERROR => {
+                if payload.len() < 4 {
+                    return Err(DecodeError::Truncated {
+                        what: "netlink error message",
+                        offset: off + NLMSG_HDRLEN,
+                        need: 4,
+                        have: payload.len(),
+                    });
+                }
+                match read_i32(payload) {
+                    0 => ReplyBody::Ack,
+                    code => ReplyBody::Error(code.checked_neg().unwrap_or(i32::MAX)),
+                }
+            }
+            NLMSG_DONE => ReplyBody::Done(read_i32(payload).checked_neg().unwrap_or(i32::MAX)),
+            NLMSG_NOOP | NLMSG_OVERRUN => ReplyBody::Other(nl.message_type()),
+            t if t == family_id => {
+                if payload.len() < GENL_HDRLEN {
+                    return Err(DecodeError::Truncated {
+                        what: "generic netlink header",
+                        offset: off + NLMSG_HDRLEN,
+                        need: GENL_HDRLEN,
+                        have: payload.len(),
+                    });
+                }
+                let hdr =
+                    GenlHeader::parse(payload).map_err(|e| DecodeError::Netlink(e.to_string()))?;
+                ReplyBody::Message(IpvsMessage::decode(hdr.cmd, &payload[GENL_HDRLEN..])?)
+            }
+            t => ReplyBody::Other(t),
+        };
+        out.push(Reply {
+            seq: nl.sequence_number(),
+            flags: nl.flags(),
+            body,
+        });
+        // Messages are aligned to 4 bytes.
+        off += (len + 3) & !3;
+    }
+    Ok(out)
+}
