@@ -1,8 +1,30 @@
 //! VM lab: a Debian kernel with the IPVS modules booted under qemu (TCG) with
 //! a busybox initramfs; scenarios run as `/init`, results read from the
 //! serial console.
+//!
+//! The host kernel has no IPVS, so everything that needs the real kernel
+//! tables runs here. The flow:
+//!
+//! 1. [`Kernel::cached`] finds the kernel unpacked by `.ci/fetch-kernel`.
+//! 2. [`InitramfsBuilder`] packs busybox, iproute2's `ip`, `ipvsadm`, any
+//!    host program a test adds (with the libraries `ldd` lists), the kernel
+//!    modules (dependencies resolved from their `depends=`/`softdep=`
+//!    modinfo strings) and the prologue `fixtures/vm/init.sh` plus the
+//!    helpers `fixtures/vm/lib.sh` into a cpio (newc) archive, cached under
+//!    `target/vm-cache/` by content.
+//! 3. [`Initramfs::run`] appends a small second cpio with the [`Scenario`]
+//!    (script and input files; the kernel unpacks concatenated archives),
+//!    boots qemu, and parses the `@@KR` result lines into a [`VmOutput`].
+//!    A VM that panics, hangs past its deadline or reports no exit status is
+//!    an `Err`, never a skip.
 
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// Where the unpacked kernel package is cached (see `.ci/fetch-kernel`).
 pub fn kernel_dir() -> Result<PathBuf, String> {
@@ -16,5 +38,1569 @@ pub fn kernel_dir() -> Result<PathBuf, String> {
         Ok(root)
     } else {
         Err(format!("no vmlinuz-* in {}", boot.display()))
+    }
+}
+
+/// The directory of the VM scenario scripts (`fixtures/vm`).
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/vm")
+}
+
+/// Where built initramfs images are cached.
+fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/vm-cache")
+}
+
+/// The prologue run as `/init`.
+const INIT_SH: &str = include_str!("../../fixtures/vm/init.sh");
+/// The helpers sourced before every scenario (`/lib/kr/lib.sh`).
+const LIB_SH: &str = include_str!("../../fixtures/vm/lib.sh");
+
+/// The prefix of every result line on the serial console.
+pub const RESULT_PREFIX: &str = "@@KR ";
+
+/// Modules every image loads: IPVS with its netfilter dependencies, and what
+/// topologies inside the VM need (veth, bridge). Their own dependencies are
+/// added from modinfo.
+pub const BASE_MODULES: &[&str] = &["ip_vs", "veth", "bridge"];
+
+/// IPVS schedulers (and helpers) loaded when the kernel has them; each only
+/// depends on `ip_vs`. `ip_vs_twos` is newer than Debian 12's 6.1 kernel.
+pub const OPTIONAL_MODULES: &[&str] = &[
+    "ip_vs_rr",
+    "ip_vs_wrr",
+    "ip_vs_lc",
+    "ip_vs_wlc",
+    "ip_vs_lblc",
+    "ip_vs_lblcr",
+    "ip_vs_dh",
+    "ip_vs_sh",
+    "ip_vs_sed",
+    "ip_vs_nq",
+    "ip_vs_fo",
+    "ip_vs_ovf",
+    "ip_vs_mh",
+    "ip_vs_twos",
+];
+
+/// What can go wrong in the VM lab. Every variant fails a lab test.
+#[derive(Debug, thiserror::Error)]
+pub enum VmError {
+    /// The cached kernel is missing or incomplete.
+    #[error("VM kernel: {0}")]
+    Kernel(String),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A required module (or one of its dependencies) is not in the kernel.
+    #[error("kernel module {module} not found (needed by {needed_by})")]
+    ModuleMissing {
+        /// The missing module.
+        module: String,
+        /// Who asked for it.
+        needed_by: String,
+    },
+    /// A program to copy into the image is not on PATH.
+    #[error("program {0} not found on PATH")]
+    ProgramMissing(String),
+    /// `ldd` could not list a program's libraries.
+    #[error("ldd {program}: {message}")]
+    Ldd {
+        /// The program.
+        program: PathBuf,
+        /// What ldd said.
+        message: String,
+    },
+    /// A cpio archive is malformed (only when reading one back).
+    #[error("cpio: {0}")]
+    Cpio(String),
+    /// qemu could not be started.
+    #[error("starting qemu: {0}")]
+    Spawn(std::io::Error),
+    /// The guest kernel panicked.
+    #[error("VM kernel panic; console tail:\n{console_tail}")]
+    Panic {
+        /// The last console lines.
+        console_tail: String,
+    },
+    /// The VM did not finish before its deadline and was killed.
+    #[error("VM timed out after {after:?}; console tail:\n{console_tail}")]
+    Timeout {
+        /// The deadline that passed.
+        after: Duration,
+        /// The last console lines.
+        console_tail: String,
+    },
+    /// The VM stopped without reporting the scenario's exit status.
+    #[error("VM stopped without a result; console tail:\n{console_tail}")]
+    NoResult {
+        /// The last console lines.
+        console_tail: String,
+    },
+    /// The guest reported setup errors (`@@KR error`), e.g. a failed insmod.
+    #[error("VM reported errors: {errors:?}; console tail:\n{console_tail}")]
+    Guest {
+        /// The reported messages, in order.
+        errors: Vec<String>,
+        /// The last console lines.
+        console_tail: String,
+    },
+    /// The scenario script exited non-zero.
+    #[error("scenario exited with status {status}; console tail:\n{console_tail}")]
+    ScenarioFailed {
+        /// Its exit status.
+        status: i32,
+        /// The last console lines.
+        console_tail: String,
+    },
+    /// A result line could not be decoded (corrupt blob, bad length).
+    #[error("result line: {0}")]
+    Protocol(String),
+    /// An expected result is absent from the output.
+    #[error("no result {0:?} in the VM output")]
+    MissingResult(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> VmError + '_ {
+    move |source| VmError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Kernel and modules
+
+/// The cached kernel: its image and module tree.
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    /// `boot/vmlinuz-<version>`.
+    pub vmlinuz: PathBuf,
+    /// `<version>`, e.g. `6.1.0-56-amd64`.
+    pub version: String,
+    /// `lib/modules/<version>`.
+    pub modules_dir: PathBuf,
+}
+
+/// A kernel module resolved to its file, with what modinfo says it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    /// The module name (`-` written as `_`, like the kernel does).
+    pub name: String,
+    /// Its `.ko` file on the host.
+    pub path: PathBuf,
+}
+
+/// The dependency strings of a module's `.modinfo` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModInfo {
+    /// `depends=`: modules that must be loaded first (symbol users).
+    pub depends: Vec<String>,
+    /// `softdep=pre:` names (module names or aliases) to load first, e.g.
+    /// libcrc32c's `crc32c` which the crypto API would otherwise modprobe.
+    pub softdep_pre: Vec<String>,
+    /// `alias=` strings.
+    pub aliases: Vec<String>,
+}
+
+/// The kernel spells module names with `_`; file names may use `-`.
+fn module_name(s: &str) -> String {
+    s.replace('-', "_")
+}
+
+/// Parses the NUL-separated `key=value` strings that a `.ko` carries in its
+/// `.modinfo` section (what `strings FILE.ko | grep ^depends=` shows). Only
+/// strings at a NUL boundary count, so text inside code is not mistaken.
+pub fn parse_modinfo(bytes: &[u8]) -> ModInfo {
+    let mut info = ModInfo::default();
+    for s in bytes.split(|b| *b == 0) {
+        let Ok(s) = std::str::from_utf8(s) else {
+            continue;
+        };
+        if let Some(v) = s.strip_prefix("depends=") {
+            info.depends
+                .extend(v.split(',').filter(|d| !d.is_empty()).map(module_name));
+        } else if let Some(v) = s.strip_prefix("softdep=") {
+            // "pre: a b post: c" (modprobe.d(5) softdep syntax).
+            let mut pre = false;
+            for word in v.split_whitespace() {
+                match word {
+                    "pre:" => pre = true,
+                    "post:" => pre = false,
+                    w if pre => info.softdep_pre.push(w.to_string()),
+                    _ => {}
+                }
+            }
+        } else if let Some(v) = s.strip_prefix("alias=") {
+            info.aliases.push(v.to_string());
+        }
+    }
+    info
+}
+
+impl Kernel {
+    /// The kernel unpacked by `.ci/fetch-kernel` under `target/vm-kernel`.
+    pub fn cached() -> Result<Kernel, VmError> {
+        Kernel::at(&kernel_dir().map_err(VmError::Kernel)?)
+    }
+
+    /// The kernel of an unpacked `linux-image-*` package at `root`.
+    pub fn at(root: &Path) -> Result<Kernel, VmError> {
+        let boot = root.join("boot");
+        let mut found = None;
+        for e in std::fs::read_dir(&boot).map_err(io_err(&boot))? {
+            let e = e.map_err(io_err(&boot))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(v) = name.strip_prefix("vmlinuz-") {
+                found = Some((e.path(), v.to_string()));
+            }
+        }
+        let (vmlinuz, version) =
+            found.ok_or_else(|| VmError::Kernel(format!("no vmlinuz-* in {}", boot.display())))?;
+        let modules_dir = root.join("lib/modules").join(&version);
+        if !modules_dir.join("kernel").is_dir() {
+            return Err(VmError::Kernel(format!(
+                "{} has no kernel/ module tree",
+                modules_dir.display()
+            )));
+        }
+        Ok(Kernel {
+            vmlinuz,
+            version,
+            modules_dir,
+        })
+    }
+
+    /// Every `.ko` under the module tree, by module name.
+    pub fn module_index(&self) -> Result<HashMap<String, PathBuf>, VmError> {
+        let mut index = HashMap::new();
+        let mut stack = vec![self.modules_dir.join("kernel")];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
+                let e = e.map_err(io_err(&dir))?;
+                let p = e.path();
+                let ft = e.file_type().map_err(io_err(&p))?;
+                if ft.is_dir() {
+                    stack.push(p);
+                } else if let Some(stem) = e.file_name().to_string_lossy().strip_suffix(".ko") {
+                    index.insert(module_name(stem), p);
+                }
+            }
+        }
+        Ok(index)
+    }
+
+    /// `required` and the `optional` modules that exist, with all their
+    /// dependencies, in an order `insmod` can load them: each module after
+    /// its `softdep=pre:` and `depends=` modules. A missing required module
+    /// or hard dependency is an error; an unresolvable softdep is skipped
+    /// (it is soft: modprobe would carry on too).
+    pub fn resolve_modules(
+        &self,
+        required: &[&str],
+        optional: &[&str],
+    ) -> Result<Vec<Module>, VmError> {
+        let index = self.module_index()?;
+        let mut r = Resolver {
+            kernel: self,
+            index: &index,
+            done: BTreeSet::new(),
+            visiting: BTreeSet::new(),
+            order: Vec::new(),
+        };
+        for m in required {
+            r.visit(&module_name(m), "the VM lab")?;
+        }
+        for m in optional {
+            let m = module_name(m);
+            if index.contains_key(&m) {
+                r.visit(&m, "the VM lab")?;
+            }
+        }
+        Ok(r.order)
+    }
+
+    /// The module providing `alias` (a crypto algorithm name such as
+    /// `crc32c`, as softdeps use). Crypto modules live under `kernel/crypto`
+    /// and `kernel/arch/*/crypto`; a `*_generic` implementation is preferred
+    /// because it runs on any emulated CPU.
+    fn module_for_alias(&self, alias: &str) -> Result<Option<String>, VmError> {
+        let kernel = self.modules_dir.join("kernel");
+        let mut dirs = vec![kernel.join("crypto")];
+        if let Ok(arches) = std::fs::read_dir(kernel.join("arch")) {
+            dirs.extend(
+                arches
+                    .filter_map(Result::ok)
+                    .map(|e| e.path().join("crypto")),
+            );
+        }
+        let mut hits = Vec::new();
+        for dir in dirs {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.filter_map(Result::ok) {
+                let p = e.path();
+                let Some(stem) = e
+                    .file_name()
+                    .to_string_lossy()
+                    .strip_suffix(".ko")
+                    .map(module_name)
+                else {
+                    continue;
+                };
+                let bytes = std::fs::read(&p).map_err(io_err(&p))?;
+                if parse_modinfo(&bytes).aliases.iter().any(|a| a == alias) {
+                    hits.push(stem);
+                }
+            }
+        }
+        hits.sort_by_key(|n| (!n.ends_with("_generic"), n.clone()));
+        Ok(hits.into_iter().next())
+    }
+}
+
+struct Resolver<'a> {
+    kernel: &'a Kernel,
+    index: &'a HashMap<String, PathBuf>,
+    done: BTreeSet<String>,
+    visiting: BTreeSet<String>,
+    order: Vec<Module>,
+}
+
+impl Resolver<'_> {
+    fn visit(&mut self, name: &str, needed_by: &str) -> Result<(), VmError> {
+        if self.done.contains(name) || self.visiting.contains(name) {
+            // A cycle cannot load anyway; the kernel rejects it at build time.
+            return Ok(());
+        }
+        let path = self
+            .index
+            .get(name)
+            .ok_or_else(|| VmError::ModuleMissing {
+                module: name.to_string(),
+                needed_by: needed_by.to_string(),
+            })?
+            .clone();
+        self.visiting.insert(name.to_string());
+        let info = parse_modinfo(&std::fs::read(&path).map_err(io_err(&path))?);
+        for soft in &info.softdep_pre {
+            let soft = if self.index.contains_key(&module_name(soft)) {
+                Some(module_name(soft))
+            } else {
+                self.kernel.module_for_alias(soft)?
+            };
+            if let Some(soft) = soft {
+                self.visit(&soft, name)?;
+            }
+        }
+        for dep in &info.depends {
+            self.visit(dep, name)?;
+        }
+        self.visiting.remove(name);
+        self.done.insert(name.to_string());
+        self.order.push(Module {
+            name: name.to_string(),
+            path,
+        });
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// cpio (newc)
+
+/// One entry of a cpio archive being written or read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpioEntry {
+    /// Path inside the archive, without a leading `/`.
+    pub name: String,
+    /// `st_mode`: file type and permissions.
+    pub mode: u32,
+    /// File content, or a symlink's target.
+    pub data: Vec<u8>,
+    /// Device number (major, minor) of a character or block device.
+    pub rdev: (u32, u32),
+}
+
+/// File type bits of `st_mode` (inode(7)).
+pub const S_IFDIR: u32 = 0o040000;
+/// Regular file.
+pub const S_IFREG: u32 = 0o100000;
+/// Symbolic link.
+pub const S_IFLNK: u32 = 0o120000;
+/// Character device.
+pub const S_IFCHR: u32 = 0o020000;
+const S_IFMT: u32 = 0o170000;
+
+const NEWC_MAGIC: &[u8; 6] = b"070701";
+const NEWC_TRAILER: &str = "TRAILER!!!";
+
+fn pad4(n: usize) -> usize {
+    (4 - n % 4) % 4
+}
+
+/// Writes a cpio archive in the "newc" format the kernel's initramfs
+/// unpacker reads (Documentation/driver-api/early-userspace/buffer-format.rst):
+/// a 110-byte ASCII header of 13 eight-digit hex fields, the NUL-terminated
+/// name, data, each padded to 4 bytes; ends with `TRAILER!!!`.
+pub struct CpioWriter<W: Write> {
+    out: W,
+    next_ino: u32,
+}
+
+impl<W: Write> CpioWriter<W> {
+    /// A writer appending to `out`.
+    pub fn new(out: W) -> Self {
+        CpioWriter { out, next_ino: 1 }
+    }
+
+    /// Appends one entry. mtime, uid and gid are 0 so that equal inputs give
+    /// equal archives.
+    pub fn entry(&mut self, e: &CpioEntry) -> std::io::Result<()> {
+        let name = e.name.trim_start_matches('/');
+        let namesize = name.len() + 1;
+        let nlink = if e.mode & S_IFMT == S_IFDIR { 2 } else { 1 };
+        let ino = self.next_ino;
+        self.next_ino += 1;
+        let filesize = u32::try_from(e.data.len()).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "cpio entry over 4 GiB")
+        })?;
+        let header = format!(
+            "070701{ino:08X}{:08X}{:08X}{:08X}{nlink:08X}{:08X}{filesize:08X}{:08X}{:08X}{:08X}{:08X}{namesize:08X}{:08X}",
+            e.mode, 0, 0, 0, 0, 0, e.rdev.0, e.rdev.1, 0
+        );
+        self.out.write_all(header.as_bytes())?;
+        self.out.write_all(name.as_bytes())?;
+        self.out.write_all(&[0])?;
+        self.out.write_all(&[0; 3][..pad4(110 + namesize)])?;
+        self.out.write_all(&e.data)?;
+        self.out.write_all(&[0; 3][..pad4(e.data.len())])?;
+        Ok(())
+    }
+
+    /// Writes the trailer and returns the output.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.entry(&CpioEntry {
+            name: NEWC_TRAILER.into(),
+            mode: 0,
+            data: Vec::new(),
+            rdev: (0, 0),
+        })?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// Reads back every entry of one or more concatenated newc archives (the
+/// trailers are dropped), e.g. to list what an initramfs holds.
+pub fn cpio_entries(mut bytes: &[u8]) -> Result<Vec<CpioEntry>, VmError> {
+    let mut entries = Vec::new();
+    loop {
+        // The kernel skips zero padding between archives; so do we.
+        while let [0, rest @ ..] = bytes {
+            bytes = rest;
+        }
+        if bytes.is_empty() {
+            return Ok(entries);
+        }
+        if bytes.len() < 110 || &bytes[..6] != NEWC_MAGIC {
+            return Err(VmError::Cpio("bad newc header".into()));
+        }
+        let field = |i: usize| -> Result<u32, VmError> {
+            let s = std::str::from_utf8(&bytes[6 + 8 * i..14 + 8 * i])
+                .map_err(|_| VmError::Cpio("non-ASCII header".into()))?;
+            u32::from_str_radix(s, 16).map_err(|_| VmError::Cpio(format!("bad hex field {s:?}")))
+        };
+        let mode = field(1)?;
+        let filesize = field(6)? as usize;
+        let rdev = (field(9)?, field(10)?);
+        let namesize = field(11)? as usize;
+        let name_end = 110 + namesize;
+        let data_start = name_end + pad4(name_end);
+        let data_end = data_start + filesize;
+        if namesize == 0 || bytes.len() < data_end {
+            return Err(VmError::Cpio("truncated entry".into()));
+        }
+        let name = std::str::from_utf8(&bytes[110..name_end - 1])
+            .map_err(|_| VmError::Cpio("non-UTF-8 name".into()))?
+            .to_string();
+        let data = bytes[data_start..data_end].to_vec();
+        bytes = &bytes[(data_end + pad4(data_end)).min(bytes.len())..];
+        if name != NEWC_TRAILER {
+            entries.push(CpioEntry {
+                name,
+                mode,
+                data,
+                rdev,
+            });
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Programs and their libraries
+
+/// The first executable called `prog` on PATH.
+pub fn which(prog: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")
+        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(prog))
+        .find(|p| crate::on_path(&p.to_string_lossy()))
+}
+
+/// The libraries in `ldd` output: `name => /path (addr)` lines and bare
+/// `/path (addr)` lines (the program interpreter); vdso has no path.
+pub fn parse_ldd(output: &str) -> Vec<PathBuf> {
+    let mut libs = Vec::new();
+    for line in output.lines() {
+        let line = line.trim();
+        let path = match line.split_once("=>") {
+            Some((_, rest)) => rest.trim(),
+            None => line,
+        };
+        let path = path.split(" (").next().unwrap_or("").trim();
+        if path.starts_with('/') {
+            libs.push(PathBuf::from(path));
+        }
+    }
+    libs
+}
+
+/// The shared libraries `program` loads, by the paths the loader uses (the
+/// image puts them at the same paths). Static programs have none.
+pub fn shared_libraries(program: &Path) -> Result<Vec<PathBuf>, VmError> {
+    let out = Command::new("ldd")
+        .arg(program)
+        .output()
+        .map_err(|e| VmError::Ldd {
+            program: program.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        if stdout.contains("not a dynamic executable")
+            || stderr.contains("not a dynamic executable")
+        {
+            return Ok(Vec::new());
+        }
+        return Err(VmError::Ldd {
+            program: program.to_path_buf(),
+            message: format!("{}{}", stdout.trim(), stderr.trim()),
+        });
+    }
+    if stdout.contains("not found") {
+        return Err(VmError::Ldd {
+            program: program.to_path_buf(),
+            message: stdout.trim().to_string(),
+        });
+    }
+    Ok(parse_ldd(&stdout))
+}
+
+// ---------------------------------------------------------------------------
+// Initramfs
+
+/// A file of the image: content from the host or given bytes.
+#[derive(Debug, Clone)]
+enum Source {
+    Host(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+/// One file of an image: guest path, content, `st_mode`.
+type ImageEntry = (String, Source, u32);
+
+/// Builds the base initramfs of a test group: busybox, `ip`, `ipvsadm`, the
+/// modules, the prologue and helpers, plus what the test adds.
+#[derive(Debug, Clone)]
+pub struct InitramfsBuilder {
+    kernel: Kernel,
+    modules: Vec<String>,
+    optional_modules: Vec<String>,
+    programs: Vec<(PathBuf, String)>,
+    files: Vec<(String, Source, u32)>,
+}
+
+/// A built base image, cached on disk, ready to boot scenarios.
+#[derive(Debug, Clone)]
+pub struct Initramfs {
+    /// The cpio archive.
+    pub path: PathBuf,
+    /// The kernel it was built for.
+    pub kernel: Kernel,
+    /// The modules `/init` loads, in order.
+    pub modules: Vec<String>,
+}
+
+impl InitramfsBuilder {
+    /// The standard image for `kernel`: [`BASE_MODULES`], the
+    /// [`OPTIONAL_MODULES`] present, busybox (static), `ip` and `ipvsadm`.
+    pub fn new(kernel: Kernel) -> Self {
+        InitramfsBuilder {
+            kernel,
+            modules: BASE_MODULES.iter().map(|s| s.to_string()).collect(),
+            optional_modules: OPTIONAL_MODULES.iter().map(|s| s.to_string()).collect(),
+            programs: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+
+    /// Also load `module` (and its dependencies); an error at build time if
+    /// the kernel lacks it.
+    pub fn module(mut self, module: &str) -> Self {
+        self.modules.push(module.to_string());
+        self
+    }
+
+    /// Also load `module` when the kernel has it (e.g. `ip_vs_ftp`).
+    pub fn optional_module(mut self, module: &str) -> Self {
+        self.optional_modules.push(module.to_string());
+        self
+    }
+
+    /// Copies the host program `host` (an absolute path) to `guest` with the
+    /// libraries `ldd` lists, e.g. our `keepalived-rs` to
+    /// `/usr/sbin/keepalived-rs`.
+    pub fn program_as(mut self, host: impl Into<PathBuf>, guest: &str) -> Self {
+        self.programs.push((host.into(), guest.to_string()));
+        self
+    }
+
+    /// Copies program `name` from the host's PATH to the same path, with its
+    /// libraries (e.g. "keepalived").
+    pub fn program(self, name: &str) -> Result<Self, VmError> {
+        let host = which(name).ok_or_else(|| VmError::ProgramMissing(name.to_string()))?;
+        let guest = host.to_string_lossy().into_owned();
+        Ok(self.program_as(host, &guest))
+    }
+
+    /// Adds a file with the given content and permissions (e.g. 0o644).
+    pub fn file(mut self, guest: &str, content: impl Into<Vec<u8>>, perm: u32) -> Self {
+        self.files
+            .push((guest.to_string(), Source::Bytes(content.into()), perm));
+        self
+    }
+
+    /// Adds a copy of the host file `host` at `guest`.
+    pub fn host_file(mut self, host: impl Into<PathBuf>, guest: &str, perm: u32) -> Self {
+        self.files
+            .push((guest.to_string(), Source::Host(host.into()), perm));
+        self
+    }
+
+    /// Every entry of the image: (guest path, source, mode), directories
+    /// first, plus the module order. Programs pull in their libraries.
+    fn plan(&self) -> Result<(Vec<ImageEntry>, Vec<Module>), VmError> {
+        let modules = self.kernel.resolve_modules(
+            &self.modules.iter().map(String::as_str).collect::<Vec<_>>(),
+            &self
+                .optional_modules
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )?;
+        let mut files: BTreeMap<String, (Source, u32)> = BTreeMap::new();
+        // busybox must be static: it runs before anything else is set up,
+        // and its applets (sh, insmod, mount, nc, httpd) do the rest.
+        let busybox = which("busybox").ok_or_else(|| VmError::ProgramMissing("busybox".into()))?;
+        if !shared_libraries(&busybox)?.is_empty() {
+            return Err(VmError::Ldd {
+                program: busybox,
+                message: "busybox is not static (install busybox-static)".into(),
+            });
+        }
+        files.insert("/bin/busybox".into(), (Source::Host(busybox), 0o755));
+        let mut programs = Vec::new();
+        for p in ["ip", "ipvsadm"] {
+            let host = which(p).ok_or_else(|| VmError::ProgramMissing(p.to_string()))?;
+            let guest = host.to_string_lossy().into_owned();
+            if p == "ip" {
+                files.insert(
+                    "/etc/kr/env".into(),
+                    (Source::Bytes(format!("KR_IP={guest}\n").into()), 0o644),
+                );
+            }
+            programs.push((host, guest));
+        }
+        programs.extend(self.programs.iter().cloned());
+        for (host, guest) in programs {
+            for lib in shared_libraries(&host)? {
+                let g = lib.to_string_lossy().into_owned();
+                files.insert(g, (Source::Host(lib), 0o755));
+            }
+            files.insert(guest, (Source::Host(host), 0o755));
+        }
+        for m in &modules {
+            let g = format!(
+                "/lib/modules/{}/{}",
+                self.kernel.version,
+                m.path
+                    .strip_prefix(&self.kernel.modules_dir)
+                    .unwrap_or(&m.path)
+                    .display()
+            );
+            files.insert(g, (Source::Host(m.path.clone()), 0o644));
+        }
+        let order: String = modules
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} /lib/modules/{}/{}\n",
+                    m.name,
+                    self.kernel.version,
+                    m.path
+                        .strip_prefix(&self.kernel.modules_dir)
+                        .unwrap_or(&m.path)
+                        .display()
+                )
+            })
+            .collect();
+        files.insert(
+            "/etc/kr/modules".into(),
+            (Source::Bytes(order.into()), 0o644),
+        );
+        files.insert("/init".into(), (Source::Bytes(INIT_SH.into()), 0o755));
+        files.insert(
+            "/lib/kr/lib.sh".into(),
+            (Source::Bytes(LIB_SH.into()), 0o644),
+        );
+        files.insert(
+            "/etc/passwd".into(),
+            (
+                Source::Bytes(b"root:x:0:0:root:/root:/bin/sh\n".to_vec()),
+                0o644,
+            ),
+        );
+        files.insert(
+            "/etc/group".into(),
+            (Source::Bytes(b"root:x:0:\n".to_vec()), 0o644),
+        );
+        for (g, src, perm) in &self.files {
+            files.insert(g.clone(), (src.clone(), *perm));
+        }
+        let mut dirs = BTreeSet::new();
+        for g in files.keys() {
+            let mut p = Path::new(g).parent();
+            while let Some(d) = p {
+                if d != Path::new("/") && !d.as_os_str().is_empty() {
+                    dirs.insert(d.to_string_lossy().into_owned());
+                }
+                p = d.parent();
+            }
+        }
+        for d in ["/dev", "/proc", "/sys", "/tmp", "/run", "/root", "/bb"] {
+            dirs.insert(d.to_string());
+        }
+        let mut plan: Vec<ImageEntry> = dirs
+            .into_iter()
+            .map(|d| (d, Source::Bytes(Vec::new()), S_IFDIR | 0o755))
+            .collect();
+        plan.extend(
+            files
+                .into_iter()
+                .map(|(g, (src, perm))| (g, src, S_IFREG | perm)),
+        );
+        Ok((plan, modules))
+    }
+
+    /// Builds the image, or reuses the cached one built from the same inputs
+    /// (paths, sizes and mtimes of host files, given bytes, module order).
+    pub fn build(&self) -> Result<Initramfs, VmError> {
+        let (plan, modules) = self.plan()?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for (g, src, mode) in &plan {
+            (g, mode).hash(&mut h);
+            match src {
+                Source::Bytes(b) => b.hash(&mut h),
+                Source::Host(p) => {
+                    let md = std::fs::metadata(p).map_err(io_err(p))?;
+                    (p, md.len(), md.modified().ok()).hash(&mut h);
+                }
+            }
+        }
+        let dir = cache_dir();
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let path = dir.join(format!("initramfs-{:016x}.cpio", h.finish()));
+        let module_names = modules.iter().map(|m| m.name.clone()).collect();
+        if path.is_file() {
+            return Ok(Initramfs {
+                path,
+                kernel: self.kernel.clone(),
+                modules: module_names,
+            });
+        }
+        // Written under a unique name and renamed: parallel tests building
+        // the same image never read a half-written one.
+        let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io_err(&dir))?;
+        let mut w = CpioWriter::new(std::io::BufWriter::new(tmp.as_file()));
+        let werr = |e| VmError::Io {
+            path: tmp.path().to_path_buf(),
+            source: e,
+        };
+        // The kernel opens /dev/console for init before devtmpfs is mounted.
+        w.entry(&CpioEntry {
+            name: "dev/console".into(),
+            mode: S_IFCHR | 0o600,
+            data: Vec::new(),
+            rdev: (5, 1),
+        })
+        .map_err(werr)?;
+        for (g, src, mode) in plan {
+            let data = match src {
+                Source::Bytes(b) => b,
+                Source::Host(p) => std::fs::read(&p).map_err(io_err(&p))?,
+            };
+            w.entry(&CpioEntry {
+                name: g,
+                mode,
+                data,
+                rdev: (0, 0),
+            })
+            .map_err(werr)?;
+        }
+        w.entry(&CpioEntry {
+            name: "bin/sh".into(),
+            mode: S_IFLNK | 0o777,
+            data: b"busybox".to_vec(),
+            rdev: (0, 0),
+        })
+        .map_err(werr)?;
+        w.finish().map_err(werr)?;
+        tmp.persist(&path).map_err(|e| VmError::Io {
+            path: path.clone(),
+            source: e.error,
+        })?;
+        Ok(Initramfs {
+            path,
+            kernel: self.kernel.clone(),
+            modules: module_names,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios and runs
+
+/// What one VM boot runs: a script (sourced after `/lib/kr/lib.sh`) and the
+/// files it reads (configs), with the run's limits.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    script: String,
+    files: Vec<(String, Vec<u8>, u32)>,
+    /// Wall-clock deadline for the whole boot; the VM is killed after it.
+    pub timeout: Duration,
+    /// Guest memory in MiB.
+    pub memory_mb: u32,
+    /// Guest CPUs (TCG runs one host thread per vCPU).
+    pub cpus: u32,
+}
+
+impl Scenario {
+    /// A scenario running `script`. The default deadline (180 s) leaves room
+    /// for a loaded 2-core machine; a boot takes about 6 s idle.
+    pub fn new(script: impl Into<String>) -> Self {
+        Scenario {
+            script: script.into(),
+            files: Vec::new(),
+            timeout: Duration::from_secs(180),
+            memory_mb: 512,
+            cpus: 1,
+        }
+    }
+
+    /// The script `fixtures/vm/<name>`.
+    pub fn fixture(name: &str) -> Result<Self, VmError> {
+        let p = fixtures_dir().join(name);
+        Ok(Scenario::new(
+            std::fs::read_to_string(&p).map_err(io_err(&p))?,
+        ))
+    }
+
+    /// Passes a file into the guest at `guest` (e.g. a keepalived.conf).
+    pub fn file(mut self, guest: &str, content: impl Into<Vec<u8>>, perm: u32) -> Self {
+        self.files.push((guest.to_string(), content.into(), perm));
+        self
+    }
+
+    /// Sets the deadline.
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// Sets guest memory in MiB.
+    pub fn memory_mb(mut self, mb: u32) -> Self {
+        self.memory_mb = mb;
+        self
+    }
+
+    /// The per-run cpio appended to the base image.
+    fn overlay(&self) -> std::io::Result<Vec<u8>> {
+        let mut w = CpioWriter::new(Vec::new());
+        let mut dirs = BTreeSet::new();
+        for (g, _, _) in &self.files {
+            let mut p = Path::new(g).parent();
+            while let Some(d) = p {
+                if d != Path::new("/") && !d.as_os_str().is_empty() {
+                    dirs.insert(d.to_string_lossy().into_owned());
+                }
+                p = d.parent();
+            }
+        }
+        for d in dirs {
+            w.entry(&CpioEntry {
+                name: d,
+                mode: S_IFDIR | 0o755,
+                data: Vec::new(),
+                rdev: (0, 0),
+            })?;
+        }
+        w.entry(&CpioEntry {
+            name: "scenario.sh".into(),
+            mode: S_IFREG | 0o755,
+            data: self.script.clone().into_bytes(),
+            rdev: (0, 0),
+        })?;
+        for (g, data, perm) in &self.files {
+            w.entry(&CpioEntry {
+                name: g.clone(),
+                mode: S_IFREG | perm,
+                data: data.clone(),
+                rdev: (0, 0),
+            })?;
+        }
+        w.finish()
+    }
+}
+
+/// What a scenario reported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VmOutput {
+    /// `@@KR val KEY VALUE` lines, by key, in order of arrival.
+    pub values: BTreeMap<String, Vec<String>>,
+    /// `@@KR hex KEY ...` blobs, decoded and length-checked.
+    pub blobs: BTreeMap<String, Vec<u8>>,
+    /// `@@KR error ...` messages.
+    pub errors: Vec<String>,
+    /// The scenario's exit status, if reported.
+    pub exit: Option<i32>,
+    /// The whole console output (for diagnostics).
+    pub console: String,
+}
+
+impl VmOutput {
+    /// Parses console output. Result lines may be preceded by other output
+    /// on the same line; everything without the prefix is console noise.
+    pub fn parse(console: &str) -> Result<VmOutput, VmError> {
+        let mut out = VmOutput {
+            console: console.to_string(),
+            ..VmOutput::default()
+        };
+        let mut lengths: BTreeMap<String, usize> = BTreeMap::new();
+        for line in console.lines() {
+            let Some(at) = line.find(RESULT_PREFIX) else {
+                continue;
+            };
+            let rest = line[at + RESULT_PREFIX.len()..].trim_end_matches('\r');
+            let (kind, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+            match kind {
+                "val" => {
+                    let (k, v) = rest.split_once(' ').unwrap_or((rest, ""));
+                    out.values
+                        .entry(k.to_string())
+                        .or_default()
+                        .push(v.to_string());
+                }
+                "hex" => {
+                    let mut words = rest.split_whitespace();
+                    let Some(k) = words.next() else {
+                        return Err(VmError::Protocol(format!("hex without key: {line:?}")));
+                    };
+                    let blob = out.blobs.entry(k.to_string()).or_default();
+                    for w in words {
+                        let b = u8::from_str_radix(w, 16)
+                            .map_err(|_| VmError::Protocol(format!("bad hex {w:?} in {line:?}")))?;
+                        blob.push(b);
+                    }
+                }
+                "hexlen" => {
+                    let (k, n) = rest.split_once(' ').unwrap_or((rest, ""));
+                    let n = n
+                        .trim()
+                        .parse()
+                        .map_err(|_| VmError::Protocol(format!("bad length in {line:?}")))?;
+                    lengths.insert(k.to_string(), n);
+                }
+                "error" => out.errors.push(rest.to_string()),
+                "exit" => {
+                    out.exit =
+                        Some(rest.trim().parse().map_err(|_| {
+                            VmError::Protocol(format!("bad exit status in {line:?}"))
+                        })?)
+                }
+                _ => return Err(VmError::Protocol(format!("unknown result line {line:?}"))),
+            }
+        }
+        for (k, n) in &lengths {
+            let got = out.blobs.get(k).map_or(0, Vec::len);
+            if got != *n {
+                return Err(VmError::Protocol(format!(
+                    "blob {k}: {got} bytes arrived, {n} sent"
+                )));
+            }
+        }
+        for k in out.blobs.keys() {
+            if !lengths.contains_key(k) {
+                return Err(VmError::Protocol(format!("blob {k} has no length line")));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last value reported for `key`.
+    pub fn value(&self, key: &str) -> Result<&str, VmError> {
+        self.values
+            .get(key)
+            .and_then(|v| v.last())
+            .map(String::as_str)
+            .ok_or_else(|| VmError::MissingResult(key.to_string()))
+    }
+
+    /// Every value reported for `key`, in order (empty if none).
+    pub fn values(&self, key: &str) -> &[String] {
+        self.values.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// Blob `key` as text (lossy UTF-8).
+    pub fn text(&self, key: &str) -> Result<String, VmError> {
+        self.blobs
+            .get(key)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .ok_or_else(|| VmError::MissingResult(key.to_string()))
+    }
+
+    /// The last `n` console lines that are not blob chunks.
+    pub fn console_tail(&self, n: usize) -> String {
+        console_tail(&self.console, n)
+    }
+}
+
+fn console_tail(console: &str, n: usize) -> String {
+    let lines: Vec<&str> = console
+        .lines()
+        .filter(|l| !l.contains("@@KR hex "))
+        .collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Kills qemu when a run ends early (error, panic in the test).
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Initramfs {
+    /// Boots the VM with `scenario` and returns what it reported. An `Err`
+    /// when qemu cannot start, the kernel panics, the deadline passes, no
+    /// exit status arrives, the guest reports an error or the scenario exits
+    /// non-zero.
+    pub fn run(&self, scenario: &Scenario) -> Result<VmOutput, VmError> {
+        // Base image + overlay: the kernel unpacks concatenated archives in
+        // order, so the overlay's files land on top of the base's.
+        let dir = cache_dir();
+        let mut initrd = tempfile::NamedTempFile::new_in(&dir).map_err(io_err(&dir))?;
+        {
+            let mut base = std::fs::File::open(&self.path).map_err(io_err(&self.path))?;
+            std::io::copy(&mut base, initrd.as_file_mut()).map_err(io_err(initrd.path()))?;
+            let overlay = scenario.overlay().map_err(io_err(initrd.path()))?;
+            initrd
+                .as_file_mut()
+                .write_all(&overlay)
+                .map_err(io_err(initrd.path()))?;
+        }
+        let mut cmd = Command::new("qemu-system-x86_64");
+        // KVM hangs on the lab machines (docs/labs.md): software emulation.
+        cmd.args(["-accel", "tcg", "-cpu", "max"])
+            .args(["-m", &scenario.memory_mb.to_string()])
+            .args(["-smp", &scenario.cpus.to_string()])
+            .args(["-nographic", "-no-reboot", "-nic", "none"])
+            .arg("-kernel")
+            .arg(&self.kernel.vmlinuz)
+            .arg("-initrd")
+            .arg(initrd.path())
+            .args(["-append", "console=ttyS0 quiet panic=-1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = KillOnDrop(cmd.spawn().map_err(VmError::Spawn)?);
+        let stdout = child.0.stdout.take();
+        let stderr = child.0.stderr.take();
+        let (tx, rx) = mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            if let Some(s) = stdout {
+                for line in BufReader::new(s).split(b'\n') {
+                    let Ok(line) = line else { break };
+                    if tx
+                        .send(String::from_utf8_lossy(&line).into_owned())
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut buf = String::new();
+            if let Some(mut s) = stderr {
+                let _ = s.read_to_string(&mut buf);
+            }
+            buf
+        });
+        let start = Instant::now();
+        let deadline = start + scenario.timeout;
+        let mut console = String::new();
+        let mut outcome: Option<VmError> = None;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                outcome = Some(VmError::Timeout {
+                    after: scenario.timeout,
+                    console_tail: console_tail(&console, 40),
+                });
+                break;
+            }
+            match rx.recv_timeout(deadline - now) {
+                Ok(line) => {
+                    console.push_str(&line);
+                    console.push('\n');
+                    if line.contains("Kernel panic") {
+                        // Let the panic message finish, briefly.
+                        let until = Instant::now() + Duration::from_millis(500);
+                        while let Ok(l) =
+                            rx.recv_timeout(until.saturating_duration_since(Instant::now()))
+                        {
+                            console.push_str(&l);
+                            console.push('\n');
+                        }
+                        outcome = Some(VmError::Panic {
+                            console_tail: console_tail(&console, 40),
+                        });
+                        break;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        drop(child);
+        let _ = reader.join();
+        let qemu_stderr = err_reader.join().unwrap_or_default();
+        if let Some(e) = outcome {
+            return Err(e);
+        }
+        VmOutput::parse(&console)?.verdict(&qemu_stderr)
+    }
+}
+
+impl VmOutput {
+    /// Whether a finished run succeeded: no `@@KR error`, an exit status
+    /// reported, and that status 0. `qemu_stderr` goes into the diagnostics.
+    pub fn verdict(self, qemu_stderr: &str) -> Result<VmOutput, VmError> {
+        let tail = || {
+            let mut t = self.console_tail(40);
+            if !qemu_stderr.trim().is_empty() {
+                t.push_str("\nqemu: ");
+                t.push_str(qemu_stderr.trim());
+            }
+            t
+        };
+        if !self.errors.is_empty() {
+            return Err(VmError::Guest {
+                errors: self.errors.clone(),
+                console_tail: tail(),
+            });
+        }
+        match self.exit {
+            None => Err(VmError::NoResult {
+                console_tail: tail(),
+            }),
+            Some(0) => Ok(self),
+            Some(status) => Err(VmError::ScenarioFailed {
+                status,
+                console_tail: tail(),
+            }),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// ipvsadm output
+
+/// One virtual service of `ipvsadm -Ln`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpvsadmService {
+    /// `TCP`, `UDP`, `SCTP` or `FWM`.
+    pub protocol: String,
+    /// `addr:port` (`[v6]:port`), or the firewall mark for `FWM`.
+    pub address: String,
+    /// Scheduler name, e.g. `rr`.
+    pub scheduler: String,
+    /// The rest of the line, e.g. `persistent 50`, `ops`.
+    pub flags: Vec<String>,
+    /// Its real servers, in listed order.
+    pub destinations: Vec<IpvsadmDest>,
+}
+
+/// One `->` line of `ipvsadm -Ln`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpvsadmDest {
+    /// `addr:port`.
+    pub address: String,
+    /// `Route` (DR), `Masq` (NAT), `Tunnel` or `Local`.
+    pub forward: String,
+    /// Weight.
+    pub weight: i64,
+    /// ActiveConn.
+    pub active: u64,
+    /// InActConn.
+    pub inactive: u64,
+}
+
+/// Parses `ipvsadm -Ln` output (ipvsadm 1.31): header lines, then one line
+/// per service and an indented `->` line per destination.
+pub fn parse_ipvsadm_ln(text: &str) -> Result<Vec<IpvsadmService>, VmError> {
+    let bad = |l: &str| VmError::Protocol(format!("unexpected ipvsadm line {l:?}"));
+    let mut services: Vec<IpvsadmService> = Vec::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if t.is_empty()
+            || t.starts_with("IP Virtual Server")
+            || t.starts_with("Prot LocalAddress")
+            || t.starts_with("-> RemoteAddress")
+        {
+            continue;
+        }
+        if let Some(d) = t.strip_prefix("->") {
+            let w: Vec<&str> = d.split_whitespace().collect();
+            let [address, forward, weight, active, inactive] = w[..] else {
+                return Err(bad(line));
+            };
+            let num = |s: &str| s.parse::<u64>().map_err(|_| bad(line));
+            let svc = services.last_mut().ok_or_else(|| bad(line))?;
+            svc.destinations.push(IpvsadmDest {
+                address: address.to_string(),
+                forward: forward.to_string(),
+                weight: weight.parse().map_err(|_| bad(line))?,
+                active: num(active)?,
+                inactive: num(inactive)?,
+            });
+        } else {
+            let w: Vec<&str> = t.split_whitespace().collect();
+            let [protocol, address, scheduler, flags @ ..] = &w[..] else {
+                return Err(bad(line));
+            };
+            if !matches!(*protocol, "TCP" | "UDP" | "SCTP" | "FWM") {
+                return Err(bad(line));
+            }
+            services.push(IpvsadmService {
+                protocol: protocol.to_string(),
+                address: address.to_string(),
+                scheduler: scheduler.to_string(),
+                flags: flags.iter().map(|s| s.to_string()).collect(),
+                destinations: Vec::new(),
+            });
+        }
+    }
+    Ok(services)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modinfo_strings_at_nul_boundaries() {
+        let bytes = b"\x7fELF junk depends=fake\0license=GPL\0depends=nf_conntrack,libcrc32c,nf-defrag-ipv6\0softdep=pre: crc32c post: foo\0alias=crypto-crc32c\0alias=crc32c\0";
+        let info = parse_modinfo(bytes);
+        assert_eq!(
+            info.depends,
+            vec!["nf_conntrack", "libcrc32c", "nf_defrag_ipv6"]
+        );
+        assert_eq!(info.softdep_pre, vec!["crc32c"]);
+        assert_eq!(info.aliases, vec!["crypto-crc32c", "crc32c"]);
+        assert_eq!(parse_modinfo(b"\0depends=\0").depends, Vec::<String>::new());
+    }
+
+    #[test]
+    fn ldd_output() {
+        let out = "\tlinux-vdso.so.1 (0x00007ffd)\n\tlibnl-3.so.200 => /lib/x86_64-linux-gnu/libnl-3.so.200 (0x00007f8a)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f8a)\n\t/lib64/ld-linux-x86-64.so.2 (0x00007f8a)\n";
+        assert_eq!(
+            parse_ldd(out),
+            vec![
+                PathBuf::from("/lib/x86_64-linux-gnu/libnl-3.so.200"),
+                PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6"),
+                PathBuf::from("/lib64/ld-linux-x86-64.so.2"),
+            ]
+        );
+    }
+
+    fn sample_entries() -> Vec<CpioEntry> {
+        vec![
+            CpioEntry {
+                name: "etc".into(),
+                mode: S_IFDIR | 0o755,
+                data: vec![],
+                rdev: (0, 0),
+            },
+            CpioEntry {
+                name: "etc/keepalived.conf".into(),
+                mode: S_IFREG | 0o644,
+                data: b"vrrp_instance VI_1 {\n}\n".to_vec(),
+                rdev: (0, 0),
+            },
+            CpioEntry {
+                name: "dev/console".into(),
+                mode: S_IFCHR | 0o600,
+                data: vec![],
+                rdev: (5, 1),
+            },
+            CpioEntry {
+                name: "bin/sh".into(),
+                mode: S_IFLNK | 0o777,
+                data: b"busybox".to_vec(),
+                rdev: (0, 0),
+            },
+            CpioEntry {
+                name: "odd".into(),
+                mode: S_IFREG | 0o600,
+                data: vec![0, 1, 2, 255, 7],
+                rdev: (0, 0),
+            },
+        ]
+    }
+
+    fn write(entries: &[CpioEntry]) -> Vec<u8> {
+        let mut w = CpioWriter::new(Vec::new());
+        for e in entries {
+            w.entry(e).expect("writing to a Vec");
+        }
+        w.finish().expect("writing to a Vec")
+    }
+
+    #[test]
+    fn cpio_round_trip_and_alignment() {
+        let entries = sample_entries();
+        let bytes = write(&entries);
+        assert_eq!(bytes.len() % 4, 0, "archives must stay 4-byte aligned");
+        assert_eq!(&bytes[..6], b"070701");
+        assert_eq!(cpio_entries(&bytes).expect("valid archive"), entries);
+        // Concatenated archives (base image + scenario overlay), with zero
+        // padding between them as the kernel tolerates.
+        let mut two = bytes.clone();
+        two.extend_from_slice(&[0; 8]);
+        two.extend_from_slice(&write(&entries[1..2]));
+        let all = cpio_entries(&two).expect("valid archives");
+        assert_eq!(all.len(), entries.len() + 1);
+        assert_eq!(all[entries.len()], entries[1]);
+    }
+
+    #[test]
+    fn cpio_rejects_garbage() {
+        assert!(cpio_entries(b"070707 old binary format").is_err());
+        let bytes = write(&sample_entries());
+        assert!(cpio_entries(&bytes[..bytes.len() / 2]).is_err());
+    }
+
+    /// GNU cpio (when installed) lists what our writer wrote: an oracle
+    /// independent of our reader.
+    #[test]
+    fn cpio_listing_by_gnu_cpio() {
+        if !crate::on_path("cpio") {
+            eprintln!("cpio not installed: checked with our reader only");
+            return;
+        }
+        let bytes = write(&sample_entries());
+        let mut child = Command::new("cpio")
+            .args(["-i", "-t", "--quiet"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("cpio starts");
+        child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(&bytes)
+            .expect("cpio reads");
+        let out = child.wait_with_output().expect("cpio finishes");
+        assert!(out.status.success());
+        let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(
+            names,
+            vec!["etc", "etc/keepalived.conf", "dev/console", "bin/sh", "odd"]
+        );
+    }
+
+    #[test]
+    fn scenario_overlay_has_script_and_files() {
+        let s = Scenario::new("kr_val x 1\n").file("/etc/keepalived/keepalived.conf", "x", 0o600);
+        let entries = cpio_entries(&s.overlay().expect("in memory")).expect("valid");
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "etc",
+                "etc/keepalived",
+                "scenario.sh",
+                "etc/keepalived/keepalived.conf"
+            ]
+        );
+        assert_eq!(entries[2].data, b"kr_val x 1\n");
+        assert_eq!(entries[3].mode, S_IFREG | 0o600);
+    }
+
+    #[test]
+    fn result_lines_parsed() {
+        let console = "\
+[    0.9] random kernel line\r
+@@KR val http rs1\r
+noise@@KR val http rs2\r
+@@KR val empty\r
+@@KR hex ipvs\r
+@@KR hex ipvs 49 50 20 56\r
+@@KR hex ipvs 0a\r
+@@KR hexlen ipvs 5\r
+@@KR hex none\r
+@@KR hexlen none 0\r
+@@KR exit 0\r
+";
+        let out = VmOutput::parse(console).expect("well-formed");
+        assert_eq!(out.values("http"), ["rs1", "rs2"]);
+        assert_eq!(out.value("http").expect("present"), "rs2");
+        assert_eq!(out.value("empty").expect("present"), "");
+        assert_eq!(out.text("ipvs").expect("present"), "IP V\n");
+        assert_eq!(out.blobs["none"], Vec::<u8>::new());
+        assert_eq!(out.exit, Some(0));
+        assert!(out.errors.is_empty());
+        assert!(matches!(out.value("nope"), Err(VmError::MissingResult(_))));
+        assert!(!out.console_tail(10).contains("@@KR hex "));
+    }
+
+    #[test]
+    fn lost_blob_lines_detected() {
+        let lost = "@@KR hex a 01 02\n@@KR hexlen a 3\n@@KR exit 0\n";
+        assert!(matches!(VmOutput::parse(lost), Err(VmError::Protocol(_))));
+        assert!(VmOutput::parse("@@KR hex a zz\n").is_err());
+        assert!(
+            VmOutput::parse("@@KR hex a 01\n").is_err(),
+            "no length line"
+        );
+        assert!(VmOutput::parse("@@KR bogus\n").is_err());
+        let errs = VmOutput::parse("@@KR error insmod ip_vs: boom\n").expect("parses");
+        assert_eq!(errs.errors, ["insmod ip_vs: boom"]);
+        assert_eq!(errs.exit, None);
+    }
+
+    #[test]
+    fn verdicts() {
+        let ok = VmOutput::parse("@@KR val a 1\n@@KR exit 0\n").expect("parses");
+        assert!(ok.verdict("").is_ok());
+        let failed = VmOutput::parse("boom\n@@KR exit 3\n").expect("parses");
+        match failed.verdict("qemu said") {
+            Err(VmError::ScenarioFailed {
+                status: 3,
+                console_tail,
+            }) => assert!(console_tail.contains("boom") && console_tail.contains("qemu said")),
+            other => panic!("expected ScenarioFailed, got {other:?}"),
+        }
+        let silent = VmOutput::parse("[ 1.0] reboot: Power down\n").expect("parses");
+        assert!(matches!(silent.verdict(""), Err(VmError::NoResult { .. })));
+        let guest = VmOutput::parse("@@KR error insmod x: y\n@@KR exit 0\n").expect("parses");
+        assert!(matches!(guest.verdict(""), Err(VmError::Guest { .. })));
+    }
+
+    #[test]
+    fn ipvsadm_listing() {
+        let text = "\
+IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  192.168.1.100:80 rr
+  -> 192.168.1.11:80              Route   1      0          2         
+  -> 192.168.1.12:80              Route   2      1          0         
+UDP  [2001:db8::1]:53 wlc persistent 50
+FWM  7 sh
+  -> 10.0.0.5:0                   Masq    0      0          0         
+";
+        let s = parse_ipvsadm_ln(text).expect("valid listing");
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].protocol, "TCP");
+        assert_eq!(s[0].address, "192.168.1.100:80");
+        assert_eq!(s[0].scheduler, "rr");
+        assert_eq!(
+            s[0].destinations[1],
+            IpvsadmDest {
+                address: "192.168.1.12:80".into(),
+                forward: "Route".into(),
+                weight: 2,
+                active: 1,
+                inactive: 0
+            }
+        );
+        assert_eq!(s[1].flags, ["persistent", "50"]);
+        assert!(s[1].destinations.is_empty());
+        assert_eq!(s[2].address, "7");
+        assert!(parse_ipvsadm_ln("  -> 1.2.3.4:80 Route 1 0 0\n").is_err());
+        assert!(parse_ipvsadm_ln("TCP 1.2.3.4:80 rr\n  -> x Route one 0 0\n").is_err());
+    }
+
+    #[test]
+    fn modules_resolve_in_load_order() {
+        let Ok(kernel) = Kernel::cached() else {
+            eprintln!("VM kernel not fetched (.ci/fetch-kernel): resolution not checked");
+            return;
+        };
+        let mods = kernel
+            .resolve_modules(BASE_MODULES, OPTIONAL_MODULES)
+            .expect("Debian's kernel has the IPVS modules");
+        let pos = |n: &str| mods.iter().position(|m| m.name == n);
+        for (before, after) in [
+            ("crc32c_generic", "libcrc32c"),
+            ("libcrc32c", "nf_conntrack"),
+            ("nf_defrag_ipv4", "nf_conntrack"),
+            ("nf_conntrack", "ip_vs"),
+            ("ip_vs", "ip_vs_rr"),
+            ("llc", "stp"),
+            ("stp", "bridge"),
+        ] {
+            let (Some(b), Some(a)) = (pos(before), pos(after)) else {
+                panic!("{before} or {after} missing from {mods:?}");
+            };
+            assert!(b < a, "{before} must load before {after}");
+        }
+        assert!(pos("veth").is_some() && pos("ip_vs_wlc").is_some());
+        let mut names: Vec<&str> = mods.iter().map(|m| m.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), mods.len(), "each module once");
+        assert!(matches!(
+            kernel.resolve_modules(&["no_such_module"], &[]),
+            Err(VmError::ModuleMissing { .. })
+        ));
     }
 }

@@ -1,0 +1,159 @@
+//! VM lab suite: IPVS on a real kernel (Debian's, under qemu TCG), which the
+//! host kernel lacks. One boot serves the basic group (`ipvs-basics.sh`):
+//! the tests share its output, each asserting its part.
+//!
+//! Needs no root: qemu's TCG emulation, ldd and reading the cached kernel
+//! work as any user. Needs qemu, the kernel from `.ci/fetch-kernel`, and the
+//! host programs copied into the image (busybox-static, iproute2, ipvsadm).
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use testlab::vm::{
+    parse_ipvsadm_ln, Initramfs, InitramfsBuilder, IpvsadmDest, Kernel, Scenario, VmError, VmOutput,
+};
+use testlab::{lab_guard, Need};
+
+const NEEDS: &[Need] = &[
+    Need::Program("qemu-system-x86_64"),
+    Need::VmKernel,
+    Need::Program("busybox"),
+    Need::Program("ip"),
+    Need::Program("ipvsadm"),
+    Need::Program("ldd"),
+];
+
+/// The group's image, built once per test binary (and cached on disk).
+fn image() -> &'static Initramfs {
+    static IMAGE: OnceLock<Result<Initramfs, String>> = OnceLock::new();
+    let built = IMAGE.get_or_init(|| {
+        let kernel = Kernel::cached().map_err(|e| e.to_string())?;
+        InitramfsBuilder::new(kernel)
+            .build()
+            .map_err(|e| e.to_string())
+    });
+    match built {
+        Ok(i) => i,
+        Err(e) => panic!("building the VM image: {e}"),
+    }
+}
+
+/// The one boot of `ipvs-basics.sh`, shared by the tests below.
+fn basics() -> &'static VmOutput {
+    static OUT: OnceLock<Result<VmOutput, String>> = OnceLock::new();
+    let out = OUT.get_or_init(|| {
+        let scenario = Scenario::fixture("ipvs-basics.sh").map_err(|e| e.to_string())?;
+        let start = Instant::now();
+        let out = image().run(&scenario).map_err(|e| e.to_string());
+        eprintln!("ipvs-basics VM run: {:?}", start.elapsed());
+        out
+    });
+    match out {
+        Ok(o) => o,
+        Err(e) => panic!("VM scenario ipvs-basics failed: {e}"),
+    }
+}
+
+fn dest(address: &str, weight: i64) -> (String, String, i64) {
+    (address.to_string(), "Route".to_string(), weight)
+}
+
+fn identity(d: &IpvsadmDest) -> (String, String, i64) {
+    (d.address.clone(), d.forward.clone(), d.weight)
+}
+
+#[test]
+fn vm_ipvsadm_dr_service_reads_back() {
+    if !lab_guard("vm_ipvsadm_dr_service_reads_back", NEEDS) {
+        return;
+    }
+    let out = basics();
+    assert_eq!(out.value("basic.ipvsadm.rc").ok(), Some("0"));
+    let listing = out.text("basic.ipvsadm").expect("ipvsadm -Ln output");
+    assert!(
+        listing.starts_with("IP Virtual Server version"),
+        "the kernel's IPVS answered: {listing}"
+    );
+    let services = parse_ipvsadm_ln(&listing).expect("parsable ipvsadm -Ln");
+    assert_eq!(services.len(), 1, "{listing}");
+    let s = &services[0];
+    assert_eq!(
+        (
+            s.protocol.as_str(),
+            s.address.as_str(),
+            s.scheduler.as_str()
+        ),
+        ("TCP", "10.0.0.100:80", "rr")
+    );
+    assert!(s.flags.is_empty(), "{listing}");
+    let mut got: Vec<_> = s.destinations.iter().map(identity).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![dest("10.0.0.11:80", 1), dest("10.0.0.12:80", 2)],
+        "{listing}"
+    );
+    assert!(s
+        .destinations
+        .iter()
+        .all(|d| d.active == 0 && d.inactive == 0));
+}
+
+#[test]
+fn vm_lvs_dr_by_hand_round_robins() {
+    if !lab_guard("vm_lvs_dr_by_hand_round_robins", NEEDS) {
+        return;
+    }
+    let out = basics();
+    let answers = out.values("dr.http");
+    assert_eq!(answers.len(), 4, "four requests: {answers:?}");
+    for a in answers {
+        assert!(a == "rs1" || a == "rs2", "answer from a real server: {a:?}");
+    }
+    // rr: consecutive requests go to different real servers, so the four
+    // answers alternate (rs1 rs2 rs1 rs2 or rs2 rs1 rs2 rs1).
+    for pair in answers.windows(2) {
+        assert_ne!(pair[0], pair[1], "rr alternates: {answers:?}");
+    }
+
+    // The director's table: the service with both DR destinations, each
+    // having served two connections (closed by now, or closing).
+    let listing = out.text("dr.ipvsadm").expect("director ipvsadm -Ln");
+    let services = parse_ipvsadm_ln(&listing).expect("parsable");
+    assert_eq!(services.len(), 1, "{listing}");
+    assert_eq!(services[0].address, "192.168.1.100:80");
+    let mut got: Vec<_> = services[0].destinations.iter().map(identity).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![dest("192.168.1.11:80", 1), dest("192.168.1.12:80", 1)]
+    );
+    for d in &services[0].destinations {
+        assert_eq!(d.active + d.inactive, 2, "{listing}");
+    }
+    let stats = out.text("dr.stats").expect("director ipvsadm -Ln --stats");
+    assert!(stats.contains("192.168.1.100:80"), "{stats}");
+
+    // IPVS tables are per network namespace: the VM's own namespace still
+    // has only the service of the other test, not the director's.
+    let root = parse_ipvsadm_ln(&out.text("dr.root-ipvsadm").expect("root ipvsadm -Ln"))
+        .expect("parsable");
+    let addrs: Vec<&str> = root.iter().map(|s| s.address.as_str()).collect();
+    assert_eq!(addrs, ["10.0.0.100:80"]);
+}
+
+/// A VM that never reports is an error when its deadline passes, not a hang
+/// or a skip (cheap: killed during boot).
+#[test]
+fn vm_deadline_is_an_error() {
+    if !lab_guard("vm_deadline_is_an_error", NEEDS) {
+        return;
+    }
+    let start = Instant::now();
+    let r = image().run(&Scenario::new("sleep 600\n").timeout(Duration::from_secs(2)));
+    assert!(
+        matches!(r, Err(VmError::Timeout { .. })),
+        "expected a timeout, got {r:?}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(30), "qemu killed");
+}
