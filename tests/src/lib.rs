@@ -6,6 +6,7 @@
 //! test is skipped with a one-line reason on stderr. It never passes
 //! silently.
 
+pub mod capture;
 pub mod confgen;
 pub mod keepalived;
 pub mod netns;

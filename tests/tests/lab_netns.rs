@@ -247,3 +247,248 @@ fn background_process_output_signals_and_deadlines() {
     assert!(matches!(r, Err(LabError::Timeout { .. })), "{r:?}");
     assert!(start.elapsed() < Duration::from_secs(3));
 }
+
+// ---------------------------------------------------------------------------
+// Two real keepalived 2.2.7 peers
+// ---------------------------------------------------------------------------
+
+mod peers {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::Duration;
+
+    use testlab::capture::Capture;
+    use testlab::keepalived::{Keepalived, KeepalivedCfg, VrrpInstanceCfg};
+    use testlab::netns::{Lab, Topology};
+    use testlab::Need;
+
+    pub const NEEDS: &[Need] = &[
+        Need::Root,
+        Need::Program("keepalived"),
+        Need::Program("nft"),
+    ];
+
+    /// A running pair: `a` with priority 150 and `b` with 100, VRRPv2,
+    /// advert_int 1, one VIP, on one bridge; `a` already the sole holder.
+    pub struct Pair {
+        pub lab: Lab,
+        pub a: Keepalived,
+        pub b: Keepalived,
+        pub cfg_b: VrrpInstanceCfg,
+        pub vip: Ipv4Addr,
+        /// Capture on `a`'s port, started before keepalived.
+        pub cap_a: Capture,
+        /// Capture on `b`'s port, started before keepalived.
+        pub cap_b: Capture,
+    }
+
+    impl Pair {
+        pub fn log(&self) -> String {
+            format!("--- a ---\n{}\n--- b ---\n{}", self.a.log(), self.b.log())
+        }
+    }
+
+    pub fn start_pair(net: &str, vrid: u8) -> Pair {
+        let lab = Topology::lan(&["a", "b"], net)
+            .build()
+            .unwrap_or_else(|e| panic!("build lab: {e}"));
+        let vip: Ipv4Addr = format!("{net}.100")
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cfg_a = VrrpInstanceCfg::new("eth0", vrid, 150).vip(&format!("{vip}/24"));
+        let cfg_b = VrrpInstanceCfg::new("eth0", vrid, 100).vip(&format!("{vip}/24"));
+        let cap_a = Capture::on_port(&lab, "a", "eth0").unwrap_or_else(|e| panic!("{e}"));
+        let cap_b = Capture::on_port(&lab, "b", "eth0").unwrap_or_else(|e| panic!("{e}"));
+        let host = |n: &str| lab.host(n).unwrap_or_else(|e| panic!("{e}")).clone();
+        let a = Keepalived::start(
+            &host("a"),
+            &KeepalivedCfg::single("a", cfg_a.clone()).render(),
+        )
+        .unwrap_or_else(|e| panic!("start keepalived a: {e}"));
+        let b = Keepalived::start(
+            &host("b"),
+            &KeepalivedCfg::single("b", cfg_b.clone()).render(),
+        )
+        .unwrap_or_else(|e| panic!("start keepalived b: {e}"));
+        // Both start as BACKUP; `a` wins after its master down interval.
+        let bound = cfg_a.master_down_interval() + Duration::from_secs(3);
+        let waited = lab.wait_sole_holder(IpAddr::V4(vip), "a", bound);
+        let mut pair = Pair {
+            lab,
+            a,
+            b,
+            cfg_b,
+            vip,
+            cap_a,
+            cap_b,
+        };
+        if let Err(e) = waited {
+            panic!("a never became the sole holder: {e}\n{}", pair.log());
+        }
+        assert!(pair.a.is_running() && pair.b.is_running(), "{}", pair.log());
+        pair
+    }
+}
+
+#[test]
+fn keepalived_pair_vip_on_the_higher_priority_only() {
+    if !testlab::lab_guard(
+        "keepalived_pair_vip_on_the_higher_priority_only",
+        peers::NEEDS,
+    ) {
+        return;
+    }
+    let p = peers::start_pair("10.9.10", 10);
+    let vip = IpAddr::V4(p.vip);
+    let samples = p
+        .lab
+        .sample_holders(vip, Duration::from_secs(3), Duration::from_millis(20))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(samples.len() >= 50, "only {} samples in 3 s", samples.len());
+    assert!(
+        samples.always_sole("a"),
+        "not always exactly a: {:?}\n{}",
+        samples.not_solely("a"),
+        p.log()
+    );
+    // The master's adverts, seen on its port: vrid, priority, VIP, TTL 255,
+    // one per advert_int (RFC 3768 6.4.3).
+    let adverts: Vec<_> = p
+        .cap_a
+        .vrrp()
+        .into_iter()
+        .filter(|(_, v)| v.vrid == 10 && v.priority == 150)
+        .collect();
+    assert!(adverts.len() >= 3, "{adverts:?}\n{}", p.log());
+    for (_, v) in &adverts {
+        assert_eq!(v.version, 2);
+        assert_eq!(v.ttl, 255);
+        assert_eq!(v.addrs, vec![vip]);
+        assert_eq!(v.dst, IpAddr::from([224, 0, 0, 18]));
+        assert_eq!(v.advert_int_cs, 100);
+    }
+    for w in adverts.windows(2) {
+        let gap = w[1].0 - w[0].0;
+        assert!(
+            gap > Duration::from_millis(800) && gap < Duration::from_millis(1200),
+            "advert gap {gap:?}: {adverts:?}"
+        );
+    }
+    // The backup stays silent.
+    assert!(
+        p.cap_b.vrrp().iter().all(|(_, v)| v.priority != 100),
+        "backup advertised: {:?}",
+        p.cap_b.vrrp()
+    );
+    // 5 gratuitous ARPs for the VIP at once on becoming master (keepalived
+    // 2.2.7 default, vrrp_garp_master_repeat 5), seen on the master's port.
+    let garps = p.cap_a.garps(p.vip);
+    let first = garps.first().map(|g| g.0).unwrap_or_default();
+    let burst = garps
+        .iter()
+        .filter(|(t, _)| *t - first < Duration::from_millis(500))
+        .count();
+    assert_eq!(burst, 5, "{garps:?}\n{}", p.log());
+}
+
+#[test]
+fn keepalived_master_crash_moves_the_vip_within_master_down() {
+    if !testlab::lab_guard(
+        "keepalived_master_crash_moves_the_vip_within_master_down",
+        peers::NEEDS,
+    ) {
+        return;
+    }
+    let mut p = peers::start_pair("10.9.11", 11);
+    let vip = IpAddr::V4(p.vip);
+    let garps_before = p.cap_b.garps(p.vip).len();
+    let killed_at = Instant::now();
+    p.a.kill().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !p.lab
+            .host("a")
+            .and_then(|h| h.has_addr(vip))
+            .unwrap_or(true),
+        "the crashed master kept its VIP"
+    );
+    // RFC 3768 6.4.2: the backup takes over after Master_Down_Interval =
+    // 3 x advert_int + skew since the last advert it heard, which was at
+    // most one advert_int before the kill, hence the 0.4 s margin only.
+    let bound = p.cfg_b.master_down_interval() + Duration::from_millis(400);
+    let w = p
+        .lab
+        .wait_sole_holder(vip, "b", bound + Duration::from_secs(2))
+        .unwrap_or_else(|e| panic!("{e}\n{}", p.log()));
+    let took = killed_at
+        .elapsed()
+        .min(w.elapsed + Duration::from_millis(50));
+    assert!(
+        took <= bound,
+        "takeover took {took:?} > {bound:?}\n{}",
+        p.log()
+    );
+    // The new master announces the VIP: 5 gratuitous ARPs at once.
+    let garps = p
+        .cap_b
+        .wait_for(Duration::from_secs(2), |f| {
+            f.iter()
+                .filter(|x| {
+                    x.arp()
+                        .is_some_and(|a| a.is_gratuitous() && a.sender_ip == p.vip)
+                })
+                .count()
+                >= garps_before + 5
+        })
+        .map(|_| p.cap_b.garps(p.vip))
+        .unwrap_or_else(|e| panic!("{e}: {:?}", p.cap_b.garps(p.vip)));
+    let new: Vec<_> = garps.into_iter().skip(garps_before).collect();
+    let span = new[4].0 - new[0].0;
+    assert!(span < Duration::from_millis(500), "{new:?}");
+    // And advertises with its own priority.
+    p.cap_b
+        .wait_for(Duration::from_secs(2), |f| {
+            f.iter()
+                .any(|x| x.vrrp().is_some_and(|v| v.priority == 100 && v.vrid == 11))
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", p.log()));
+}
+
+#[test]
+fn keepalived_partition_gives_two_masters_and_healing_one() {
+    if !testlab::lab_guard(
+        "keepalived_partition_gives_two_masters_and_healing_one",
+        peers::NEEDS,
+    ) {
+        return;
+    }
+    let mut p = peers::start_pair("10.9.12", 12);
+    let vip = IpAddr::V4(p.vip);
+    p.lab.partition("a").unwrap_or_else(|e| panic!("{e}"));
+    // Carrier stays up on a: it keeps the VIP; b hears nothing and takes it.
+    let bound = p.cfg_b.master_down_interval() + Duration::from_millis(1400);
+    p.lab
+        .wait_holders(vip, bound, |h| h.len() == 2)
+        .unwrap_or_else(|e| panic!("split brain expected: {e}\n{}", p.log()));
+    let samples = p
+        .lab
+        .sample_holders(vip, Duration::from_millis(500), Duration::from_millis(20))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(samples.0.iter().all(|(_, h)| h.len() == 2), "{samples:?}");
+    let healed_at = Instant::now();
+    p.lab.heal("a").unwrap_or_else(|e| panic!("{e}"));
+    // a's next advert (within advert_int) reaches b, which has the lower
+    // priority and steps down (RFC 3768 6.4.3).
+    let w = p
+        .lab
+        .wait_sole_holder(vip, "a", Duration::from_millis(1500 + 500))
+        .unwrap_or_else(|e| panic!("{e}\n{}", p.log()));
+    assert!(
+        w.elapsed <= Duration::from_millis(2000),
+        "{:?}",
+        healed_at.elapsed()
+    );
+    let samples = p
+        .lab
+        .sample_holders(vip, Duration::from_secs(1), Duration::from_millis(20))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(samples.always_sole("a"), "{:?}", samples.not_solely("a"));
+}
