@@ -15,6 +15,7 @@ pub mod fake;
 pub mod message;
 pub mod netlink;
 pub mod reconcile;
+pub mod show;
 pub mod types;
 pub mod wire;
 

@@ -331,7 +331,16 @@ pub struct ApplyReport {
     /// Ops that succeeded.
     pub done: usize,
     /// Ops that failed, with the kernel's reason.
-    pub failed: Vec<(Op, IpvsError)>,
+    pub failed: Vec<FailedOp>,
+}
+
+/// One op of a plan that failed.
+#[derive(Debug)]
+pub struct FailedOp {
+    /// Its position in the plan.
+    pub index: usize,
+    pub op: Op,
+    pub error: IpvsError,
 }
 
 impl ApplyReport {
@@ -343,10 +352,14 @@ impl ApplyReport {
 /// Runs `ops` pipelined through `client`; each error is matched to its op.
 pub fn apply<C: IpvsClient + ?Sized>(client: &mut C, ops: &[Op]) -> ApplyReport {
     let mut report = ApplyReport::default();
-    for (op, res) in ops.iter().zip(client.execute(ops)) {
+    for (index, (op, res)) in ops.iter().zip(client.execute(ops)).enumerate() {
         match res {
             Ok(()) => report.done += 1,
-            Err(e) => report.failed.push((op.clone(), e)),
+            Err(error) => report.failed.push(FailedOp {
+                index,
+                op: op.clone(),
+                error,
+            }),
         }
     }
     report
@@ -368,6 +381,12 @@ pub struct Reconciler {
 impl Reconciler {
     pub fn new() -> Reconciler {
         Reconciler::default()
+    }
+
+    /// A reconciler that already owns `owned` (e.g. restored after a restart
+    /// with `-I`, or handed over by a previous generation).
+    pub fn with_owned(owned: BTreeSet<ServiceKey>) -> Reconciler {
+        Reconciler { owned }
     }
 
     /// Services the configuration currently owns.
@@ -412,9 +431,9 @@ impl Reconciler {
         let applied = apply(client, &ops);
         let mut owned: BTreeSet<ServiceKey> =
             desired.services.iter().map(|v| v.service.key).collect();
-        for (op, e) in &applied.failed {
-            if let Op::DelService(k) = op {
-                if !e.is_no_service() {
+        for f in &applied.failed {
+            if let Op::DelService(k) = &f.op {
+                if !f.error.is_no_service() {
                     owned.insert(*k);
                 }
             }

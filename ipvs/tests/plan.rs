@@ -1,0 +1,436 @@
+//! The reconciler against the fake: `plan` snapshots (insta) for the cases
+//! keepalived distinguishes, and full reconcile passes (drift repair, foreign
+//! services left alone, no-change passes that write nothing, stop policies).
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use ipvs::reconcile::{plan, plan_stop, read_table};
+use ipvs::*;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn tcp(addr: &str, port: u16) -> ServiceKey {
+    ServiceKey::Addr {
+        protocol: Protocol::Tcp,
+        addr: ip(addr),
+        port,
+    }
+}
+
+fn rs(addr: &str, weight: u32, up: bool) -> RealServer {
+    RealServer {
+        dest: Dest::new(ip(addr), 80, FwdMethod::Route, weight),
+        up,
+        inhibit_on_failure: false,
+    }
+}
+
+fn vs(addr: &str, sched: &str, reals: Vec<RealServer>) -> VirtualServer {
+    VirtualServer::new(Service::new(tcp(addr, 80), sched), reals)
+}
+
+fn table(services: Vec<VirtualServer>) -> DesiredTable {
+    DesiredTable {
+        services,
+        timeouts: None,
+    }
+}
+
+/// The plan as one op per line (the `Display` form used in logs).
+fn lines(ops: &[Op]) -> String {
+    ops.iter().map(|o| format!("{o}\n")).collect()
+}
+
+fn keys(d: &DesiredTable) -> BTreeSet<ServiceKey> {
+    d.services.iter().map(|v| v.service.key).collect()
+}
+
+/// Builds the kernel-side state for `d` in a fake.
+fn fake_with(d: &DesiredTable) -> FakeIpvs {
+    let mut f = FakeIpvs::new();
+    let ops = plan(d, &ActualTable::default(), &BTreeSet::new());
+    assert!(apply(&mut f, &ops).is_ok());
+    f
+}
+
+#[test]
+fn plan_from_empty() {
+    let mut nat = vs("10.0.0.2", "wlc", vec![rs("192.168.1.21", 3, true)]);
+    nat.service.persistence = Some(Persistence {
+        timeout: 360,
+        prefix: 24,
+    });
+    nat.reals[0].dest.fwd = FwdMethod::Masq;
+    let d = table(vec![
+        vs(
+            "10.0.0.1",
+            "rr",
+            vec![rs("192.168.1.11", 1, true), rs("192.168.1.12", 2, true)],
+        ),
+        nat,
+    ]);
+    insta::assert_snapshot!(lines(&plan(&d, &ActualTable::default(), &BTreeSet::new())));
+}
+
+#[test]
+fn plan_no_change_is_empty() {
+    let d = table(vec![vs(
+        "10.0.0.1",
+        "rr",
+        vec![rs("192.168.1.11", 1, true)],
+    )]);
+    let mut f = fake_with(&d);
+    // Counters in the kernel never make a difference.
+    f.set_stats(
+        &tcp("10.0.0.1", 80),
+        Stats {
+            conns: 5,
+            ..Stats::default()
+        },
+    );
+    let actual = read_table(&mut f).unwrap();
+    assert_eq!(plan(&d, &actual, &keys(&d)), vec![]);
+}
+
+#[test]
+fn plan_health_changes() {
+    // One server goes down (removed), an inhibited one goes down (weight 0),
+    // a down one comes back (added).
+    let before = table(vec![vs(
+        "10.0.0.1",
+        "rr",
+        vec![
+            rs("192.168.1.11", 1, true),
+            RealServer {
+                inhibit_on_failure: true,
+                ..rs("192.168.1.12", 2, true)
+            },
+            rs("192.168.1.13", 1, false),
+        ],
+    )]);
+    let mut f = fake_with(&before);
+    let mut after = before.clone();
+    after.services[0].reals[0].up = false;
+    after.services[0].reals[1].up = false;
+    after.services[0].reals[2].up = true;
+    let actual = read_table(&mut f).unwrap();
+    insta::assert_snapshot!(lines(&plan(&after, &actual, &keys(&before))));
+}
+
+#[test]
+fn plan_edits_in_place() {
+    // Scheduler, persistence and a weight change: edits, no delete/re-add.
+    let before = table(vec![vs(
+        "10.0.0.1",
+        "rr",
+        vec![rs("192.168.1.11", 1, true)],
+    )]);
+    let mut f = fake_with(&before);
+    let mut after = before.clone();
+    after.services[0].service.scheduler = "wlc".into();
+    after.services[0].service.persistence = Some(Persistence {
+        timeout: 50,
+        prefix: 32,
+    });
+    after.services[0].reals[0].dest.weight = 5;
+    after.services[0].reals[0].dest.u_threshold = 100;
+    let actual = read_table(&mut f).unwrap();
+    insta::assert_snapshot!(lines(&plan(&after, &actual, &keys(&before))));
+}
+
+#[test]
+fn plan_touches_only_owned_services() {
+    let ours = table(vec![
+        vs("10.0.0.1", "rr", vec![rs("192.168.1.11", 1, true)]),
+        vs("10.0.0.2", "rr", vec![rs("192.168.1.21", 1, true)]),
+    ]);
+    let mut f = fake_with(&ours);
+    // An operator's own service, with a destination.
+    let foreign = Service::new(tcp("10.0.0.9", 80), "lc");
+    f.new_service(&foreign).unwrap();
+    f.new_dest(
+        &foreign.key,
+        &Dest::new(ip("192.168.1.99"), 80, FwdMethod::Masq, 1),
+    )
+    .unwrap();
+    // The configuration drops 10.0.0.2.
+    let mut after = ours.clone();
+    after.services.pop();
+    let actual = read_table(&mut f).unwrap();
+    let ops = plan(&after, &actual, &keys(&ours));
+    insta::assert_snapshot!(lines(&ops));
+    assert!(!ops.iter().any(|o| o.to_string().contains("10.0.0.9")));
+}
+
+#[test]
+fn plan_quorum_and_sorry_server() {
+    let mut v = vs(
+        "10.0.0.1",
+        "rr",
+        vec![
+            rs("192.168.1.11", 1, true),
+            RealServer {
+                inhibit_on_failure: true,
+                ..rs("192.168.1.12", 1, true)
+            },
+        ],
+    );
+    v.quorum = 2;
+    v.hysteresis = 0;
+    v.sorry = Some(SorryServer {
+        dest: Dest::new(ip("192.168.1.200"), 80, FwdMethod::Masq, 1),
+        inhibit: false,
+    });
+    let up = table(vec![v.clone()]);
+    let mut f = fake_with(&up);
+    // One server fails: live weight 1 < quorum 2, so the sorry server takes
+    // over: the live non-inhibited server is removed too, the inhibited one
+    // stays at weight 0.
+    v.reals[0].up = false;
+    assert!(v.update_quorum(), "quorum lost");
+    let down = table(vec![v.clone()]);
+    let actual = read_table(&mut f).unwrap();
+    let ops = plan(&down, &actual, &keys(&up));
+    assert!(apply(&mut f, &ops).is_ok());
+    // It comes back: quorum regained, sorry server removed.
+    v.reals[0].up = true;
+    assert!(v.update_quorum(), "quorum regained");
+    let back = table(vec![v]);
+    let actual = read_table(&mut f).unwrap();
+    let ops2 = plan(&back, &actual, &keys(&up));
+    insta::assert_snapshot!(format!(
+        "-- quorum lost\n{}-- quorum regained\n{}",
+        lines(&ops),
+        lines(&ops2)
+    ));
+}
+
+#[test]
+fn quorum_hysteresis() {
+    let mut v = vs(
+        "10.0.0.1",
+        "rr",
+        vec![
+            rs("192.168.1.11", 2, true),
+            rs("192.168.1.12", 2, true),
+            rs("192.168.1.13", 2, true),
+        ],
+    );
+    v.quorum = 4;
+    v.hysteresis = 1;
+    // 6 live: up. Down to 4 (>= 4-1): still up. Down to 2 (< 3): down.
+    assert!(!v.update_quorum() && v.quorum_up);
+    v.reals[0].up = false;
+    assert!(!v.update_quorum() && v.quorum_up);
+    v.reals[1].up = false;
+    assert!(v.update_quorum() && !v.quorum_up);
+    // Back to 4: not enough to come up (needs 4+1).
+    v.reals[1].up = true;
+    assert!(!v.update_quorum() && !v.quorum_up);
+    v.reals[0].up = true;
+    assert!(v.update_quorum() && v.quorum_up);
+}
+
+#[test]
+fn plan_stop_policies() {
+    let d = table(vec![
+        vs(
+            "10.0.0.1",
+            "rr",
+            vec![rs("192.168.1.11", 1, true), rs("192.168.1.12", 1, true)],
+        ),
+        vs("10.0.0.2", "rr", vec![rs("192.168.1.21", 1, true)]),
+    ]);
+    let mut f = fake_with(&d);
+    f.new_service(&Service::new(tcp("10.0.0.9", 80), "lc"))
+        .unwrap();
+    let actual = read_table(&mut f).unwrap();
+    let owned = keys(&d);
+    let mut out = String::new();
+    for p in [
+        StopPolicy::DeleteEach,
+        StopPolicy::DeleteServices,
+        StopPolicy::FlushAll,
+        StopPolicy::Keep,
+    ] {
+        out.push_str(&format!(
+            "-- {p:?}\n{}",
+            lines(&plan_stop(&actual, &owned, p))
+        ));
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn plan_timeouts_only_when_different() {
+    let mut d = table(vec![]);
+    d.timeouts = Some(Timeouts {
+        tcp: 900,
+        tcp_fin: 0,
+        udp: 60,
+    });
+    let mut f = FakeIpvs::new();
+    let actual = read_table(&mut f).unwrap();
+    let ops = plan(&d, &actual, &BTreeSet::new());
+    assert_eq!(lines(&ops), "set timeouts tcp 900 tcpfin 0 udp 60\n");
+    assert!(apply(&mut f, &ops).is_ok());
+    // tcp_fin 0 = unchanged: the kernel keeps its 120.
+    assert_eq!(
+        f.config().unwrap(),
+        Timeouts {
+            tcp: 900,
+            tcp_fin: 120,
+            udp: 60
+        }
+    );
+    let actual = read_table(&mut f).unwrap();
+    assert_eq!(plan(&d, &actual, &BTreeSet::new()), vec![]);
+}
+
+#[test]
+fn reconcile_repairs_drift_and_spares_foreign() {
+    let d = table(vec![
+        vs(
+            "10.0.0.1",
+            "rr",
+            vec![rs("192.168.1.11", 1, true), rs("192.168.1.12", 2, true)],
+        ),
+        vs("10.0.0.2", "wlc", vec![rs("192.168.1.21", 1, true)]),
+    ]);
+    let mut f = FakeIpvs::new();
+    let mut r = Reconciler::new();
+    let rep = r.start(&mut f, &d, true).unwrap();
+    assert!(rep.applied.is_ok());
+    assert_eq!(rep.ops[0], Op::Flush);
+    let foreign = Service::new(tcp("10.0.0.9", 80), "lc");
+    f.new_service(&foreign).unwrap();
+
+    // Behind our back: a destination deleted, a weight edited, a service gone.
+    f.del_dest(
+        &tcp("10.0.0.1", 80),
+        &DestKey {
+            addr: ip("192.168.1.12"),
+            port: 80,
+        },
+    )
+    .unwrap();
+    f.set_dest(
+        &tcp("10.0.0.1", 80),
+        &Dest::new(ip("192.168.1.11"), 80, FwdMethod::Route, 9),
+    )
+    .unwrap();
+    f.del_service(&tcp("10.0.0.2", 80)).unwrap();
+
+    let rep = r.reconcile(&mut f, &d).unwrap();
+    assert!(rep.applied.is_ok());
+    insta::assert_snapshot!(lines(&rep.ops));
+
+    // Converged: the next pass writes nothing.
+    let writes = f.writes;
+    let rep = r.reconcile(&mut f, &d).unwrap();
+    assert!(rep.ops.is_empty());
+    assert_eq!(f.writes, writes);
+    assert!(f.service(&foreign.key).is_ok(), "foreign service survives");
+
+    // Stop: our services go, the foreign one stays.
+    r.stop(&mut f, StopPolicy::DeleteServices).unwrap();
+    let left: Vec<ServiceKey> = f
+        .services()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.service.key)
+        .collect();
+    assert_eq!(left, vec![foreign.key]);
+}
+
+#[test]
+fn apply_matches_errors_to_ops() {
+    let mut f = FakeIpvs::new();
+    let k = tcp("10.0.0.1", 80);
+    let ops = vec![
+        Op::NewService(Service::new(k, "rr")),
+        Op::NewService(Service::new(k, "rr")),
+        Op::NewService(Service::new(tcp("10.0.0.2", 80), "nosuch")),
+        Op::NewDest {
+            service: tcp("10.0.0.3", 80),
+            dest: Dest::new(ip("192.168.1.1"), 80, FwdMethod::Route, 1),
+        },
+        Op::DelDest {
+            service: k,
+            dest: DestKey {
+                addr: ip("192.168.1.1"),
+                port: 80,
+            },
+        },
+        Op::DelService(tcp("10.0.0.4", 80)),
+        Op::NewDest {
+            service: k,
+            dest: Dest {
+                u_threshold: 10,
+                l_threshold: 20,
+                ..Dest::new(ip("192.168.1.1"), 80, FwdMethod::Route, 1)
+            },
+        },
+        Op::NewDest {
+            service: k,
+            dest: Dest::new(ip("2001:db8::1"), 80, FwdMethod::Route, 1),
+        },
+    ];
+    let rep = apply(&mut f, &ops);
+    assert_eq!(rep.done, 1);
+    let got: Vec<(usize, Option<i32>)> = rep
+        .failed
+        .iter()
+        .map(|f| (f.index, f.error.errno()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, Some(libc::EEXIST)),
+            (2, Some(libc::ENOENT)),
+            (3, Some(libc::ESRCH)),
+            (4, Some(libc::ENOENT)),
+            (5, Some(libc::ESRCH)),
+            (6, Some(libc::ERANGE)),
+            (7, Some(libc::EINVAL)),
+        ]
+    );
+    // The message names the operation and the object.
+    assert_eq!(
+        rep.failed[0].error.to_string(),
+        "add service TCP 10.0.0.1:80 sched rr: EEXIST (17): File exists (os error 17)"
+    );
+}
+
+#[test]
+fn invalid_requests_are_refused_before_sending() {
+    let mut f = FakeIpvs::new();
+    let e = f
+        .new_service(&Service::new(
+            tcp("10.0.0.1", 80),
+            "a-scheduler-name-too-long",
+        ))
+        .unwrap_err();
+    assert!(matches!(e, IpvsError::Invalid { .. }), "{e}");
+    assert_eq!(f.writes, 0);
+}
+
+#[test]
+fn desired_table_json_round_trip() {
+    let mut v = vs("10.0.0.1", "sh", vec![rs("192.168.1.11", 1, true)]);
+    v.service.sched_flags.flag1 = true;
+    v.reals[0].dest.fwd = FwdMethod::Tunnel(Tunnel {
+        tun_type: TunnelType::Gue,
+        port: 6080,
+        csum: TunnelCsum::Csum,
+    });
+    let d = table(vec![v]);
+    let j = serde_json::to_string(&d).unwrap();
+    assert_eq!(serde_json::from_str::<DesiredTable>(&j).unwrap(), d);
+}
