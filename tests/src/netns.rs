@@ -1257,12 +1257,15 @@ impl HostProcess {
     /// Sends `sig` to its whole process group.
     pub fn signal_group(&mut self, sig: Signal) -> Result<()> {
         if self.try_status()?.is_some() {
-            // The leader is reaped-or-zombie: its pid cannot be reused yet
-            // only while unreaped, so do not signal a possibly reused group.
+            // The leader has been reaped: once its group empties, the id
+            // may be reused by an unrelated process, so do not signal it.
             return Ok(());
         }
-        self.pid_t()
-            .and_then(|p| signal::killpg(p, sig).map_err(|e| io_err("killpg")(e.into())))
+        match signal::killpg(self.pid_t()?, sig) {
+            // The group has already gone (a lab teardown killed it).
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+            Err(e) => Err(io_err("killpg")(e.into())),
+        }
     }
 
     fn pid_t(&self) -> Result<Pid> {

@@ -253,7 +253,7 @@ fn background_process_output_signals_and_deadlines() {
 // ---------------------------------------------------------------------------
 
 mod peers {
-    use std::net::{IpAddr, Ipv4Addr};
+    use std::net::IpAddr;
     use std::time::Duration;
 
     use testlab::capture::Capture;
@@ -267,14 +267,15 @@ mod peers {
         Need::Program("nft"),
     ];
 
-    /// A running pair: `a` with priority 150 and `b` with 100, VRRPv2,
-    /// advert_int 1, one VIP, on one bridge; `a` already the sole holder.
+    /// A running pair on one bridge: `a` with priority 150 and `b` with
+    /// 100, advert_int 1, one VIP (VRRPv2 over IPv4, or VRRPv3 over IPv6);
+    /// `a` already the sole holder.
     pub struct Pair {
         pub lab: Lab,
         pub a: Keepalived,
         pub b: Keepalived,
         pub cfg_b: VrrpInstanceCfg,
-        pub vip: Ipv4Addr,
+        pub vip: IpAddr,
         /// Capture on `a`'s port, started before keepalived.
         pub cap_a: Capture,
         /// Capture on `b`'s port, started before keepalived.
@@ -287,15 +288,28 @@ mod peers {
         }
     }
 
-    pub fn start_pair(net: &str, vrid: u8) -> Pair {
+    /// Starts the pair; IPv4 VIP `<net>.100/24` with VRRPv2, or with `v6`
+    /// VIP `fd00::<vrid>:100/64` with VRRPv3.
+    pub fn start_pair(net: &str, vrid: u8, v6: bool) -> Pair {
         let lab = Topology::lan(&["a", "b"], net)
             .build()
             .unwrap_or_else(|e| panic!("build lab: {e}"));
-        let vip: Ipv4Addr = format!("{net}.100")
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let cfg_a = VrrpInstanceCfg::new("eth0", vrid, 150).vip(&format!("{vip}/24"));
-        let cfg_b = VrrpInstanceCfg::new("eth0", vrid, 100).vip(&format!("{vip}/24"));
+        let (vip_cidr, version) = if v6 {
+            (format!("fd00::{vrid}:100/64"), 3)
+        } else {
+            (format!("{net}.100/24"), 2)
+        };
+        let vip: IpAddr = vip_cidr
+            .split('/')
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("bad VIP {vip_cidr}"));
+        let cfg_a = VrrpInstanceCfg::new("eth0", vrid, 150)
+            .vip(&vip_cidr)
+            .version(version);
+        let cfg_b = VrrpInstanceCfg::new("eth0", vrid, 100)
+            .vip(&vip_cidr)
+            .version(version);
         let cap_a = Capture::on_port(&lab, "a", "eth0").unwrap_or_else(|e| panic!("{e}"));
         let cap_b = Capture::on_port(&lab, "b", "eth0").unwrap_or_else(|e| panic!("{e}"));
         let host = |n: &str| lab.host(n).unwrap_or_else(|e| panic!("{e}")).clone();
@@ -311,7 +325,7 @@ mod peers {
         .unwrap_or_else(|e| panic!("start keepalived b: {e}"));
         // Both start as BACKUP; `a` wins after its master down interval.
         let bound = cfg_a.master_down_interval() + Duration::from_secs(3);
-        let waited = lab.wait_sole_holder(IpAddr::V4(vip), "a", bound);
+        let waited = lab.wait_sole_holder(vip, "a", bound);
         let mut pair = Pair {
             lab,
             a,
@@ -327,6 +341,14 @@ mod peers {
         assert!(pair.a.is_running() && pair.b.is_running(), "{}", pair.log());
         pair
     }
+
+    /// The IPv4 VIP of a v2 pair.
+    pub fn v4(ip: IpAddr) -> std::net::Ipv4Addr {
+        match ip {
+            IpAddr::V4(v) => v,
+            IpAddr::V6(v) => panic!("{v} is not IPv4"),
+        }
+    }
 }
 
 #[test]
@@ -337,8 +359,8 @@ fn keepalived_pair_vip_on_the_higher_priority_only() {
     ) {
         return;
     }
-    let p = peers::start_pair("10.9.10", 10);
-    let vip = IpAddr::V4(p.vip);
+    let p = peers::start_pair("10.9.10", 10, false);
+    let vip = p.vip;
     let samples = p
         .lab
         .sample_holders(vip, Duration::from_secs(3), Duration::from_millis(20))
@@ -381,13 +403,36 @@ fn keepalived_pair_vip_on_the_higher_priority_only() {
     );
     // 5 gratuitous ARPs for the VIP at once on becoming master (keepalived
     // 2.2.7 default, vrrp_garp_master_repeat 5), seen on the master's port.
-    let garps = p.cap_a.garps(p.vip);
+    let garps = p.cap_a.garps(peers::v4(p.vip));
     let first = garps.first().map(|g| g.0).unwrap_or_default();
     let burst = garps
         .iter()
         .filter(|(t, _)| *t - first < Duration::from_millis(500))
         .count();
     assert_eq!(burst, 5, "{garps:?}\n{}", p.log());
+    // And 5 more vrrp_garp_master_delay (5 s) later.
+    let v4 = peers::v4(p.vip);
+    p.cap_a
+        .wait_for(Duration::from_secs(7), |f| {
+            f.iter()
+                .filter(|x| {
+                    x.arp()
+                        .is_some_and(|a| a.is_gratuitous() && a.sender_ip == v4)
+                })
+                .count()
+                >= 10
+        })
+        .unwrap_or_else(|e| panic!("{e}: {:?}", p.cap_a.garps(v4)));
+    let garps = p.cap_a.garps(v4);
+    let second = garps[5].0 - garps[0].0;
+    assert!(
+        second > Duration::from_millis(4700) && second < Duration::from_millis(5500),
+        "second GARP burst {second:?} after the first: {garps:?}"
+    );
+    assert!(
+        garps[9].0 - garps[5].0 < Duration::from_millis(500),
+        "{garps:?}"
+    );
 }
 
 #[test]
@@ -398,9 +443,9 @@ fn keepalived_master_crash_moves_the_vip_within_master_down() {
     ) {
         return;
     }
-    let mut p = peers::start_pair("10.9.11", 11);
-    let vip = IpAddr::V4(p.vip);
-    let garps_before = p.cap_b.garps(p.vip).len();
+    let mut p = peers::start_pair("10.9.11", 11, false);
+    let vip = p.vip;
+    let garps_before = p.cap_b.garps(peers::v4(p.vip)).len();
     let killed_at = Instant::now();
     p.a.kill().unwrap_or_else(|e| panic!("{e}"));
     assert!(
@@ -433,13 +478,13 @@ fn keepalived_master_crash_moves_the_vip_within_master_down() {
             f.iter()
                 .filter(|x| {
                     x.arp()
-                        .is_some_and(|a| a.is_gratuitous() && a.sender_ip == p.vip)
+                        .is_some_and(|a| a.is_gratuitous() && a.sender_ip == peers::v4(p.vip))
                 })
                 .count()
                 >= garps_before + 5
         })
-        .map(|_| p.cap_b.garps(p.vip))
-        .unwrap_or_else(|e| panic!("{e}: {:?}", p.cap_b.garps(p.vip)));
+        .map(|_| p.cap_b.garps(peers::v4(p.vip)))
+        .unwrap_or_else(|e| panic!("{e}: {:?}", p.cap_b.garps(peers::v4(p.vip))));
     let new: Vec<_> = garps.into_iter().skip(garps_before).collect();
     let span = new[4].0 - new[0].0;
     assert!(span < Duration::from_millis(500), "{new:?}");
@@ -460,8 +505,8 @@ fn keepalived_partition_gives_two_masters_and_healing_one() {
     ) {
         return;
     }
-    let mut p = peers::start_pair("10.9.12", 12);
-    let vip = IpAddr::V4(p.vip);
+    let mut p = peers::start_pair("10.9.12", 12, false);
+    let vip = p.vip;
     p.lab.partition("a").unwrap_or_else(|e| panic!("{e}"));
     // Carrier stays up on a: it keeps the VIP; b hears nothing and takes it.
     let bound = p.cfg_b.master_down_interval() + Duration::from_millis(1400);
@@ -491,4 +536,177 @@ fn keepalived_partition_gives_two_masters_and_healing_one() {
         .sample_holders(vip, Duration::from_secs(1), Duration::from_millis(20))
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(samples.always_sole("a"), "{:?}", samples.not_solely("a"));
+}
+
+#[test]
+fn keepalived_v3_ipv6_pair_adverts_and_unsolicited_nas() {
+    if !testlab::lab_guard(
+        "keepalived_v3_ipv6_pair_adverts_and_unsolicited_nas",
+        peers::NEEDS,
+    ) {
+        return;
+    }
+    let p = peers::start_pair("10.9.13", 13, true);
+    let IpAddr::V6(vip6) = p.vip else {
+        panic!("not an IPv6 VIP")
+    };
+    // VRRPv3 over IPv6 (RFC 5798 5.1.2): from the link-local address to
+    // ff02::12 with hop limit 255, interval in centiseconds.
+    let adverts = p
+        .cap_a
+        .wait_for(Duration::from_secs(3), |f| {
+            f.iter()
+                .filter(|x| x.vrrp().is_some_and(|v| v.priority == 150))
+                .count()
+                >= 2
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", p.log()));
+    for v in adverts.iter().filter_map(|f| f.vrrp()) {
+        assert_eq!(
+            (v.version, v.vrid, v.ttl, v.advert_int_cs),
+            (3, 13, 255, 100)
+        );
+        assert_eq!(v.dst, "ff02::12".parse::<IpAddr>().unwrap_or(v.dst));
+        assert!(
+            matches!(v.src, IpAddr::V6(s) if s.segments()[0] == 0xfe80),
+            "{v:?}"
+        );
+        assert_eq!(v.addrs, vec![p.vip]);
+    }
+    // Unsolicited NAs for the VIP on becoming master: to ff02::1, hop
+    // limit 255, O=1, S=0 (keepalived 2.2.7 sends 5 at once).
+    let nas = p.cap_a.unsolicited_nas(vip6);
+    assert!(nas.len() >= 5, "{nas:?}\n{}", p.log());
+    for (_, n) in &nas {
+        assert_eq!(
+            n.dst,
+            "ff02::1".parse::<std::net::Ipv6Addr>().unwrap_or(n.dst)
+        );
+        assert_eq!(n.hop_limit, 255);
+        assert!(n.override_flag && !n.solicited, "{n:?}");
+    }
+    let burst = nas
+        .iter()
+        .filter(|(t, _)| *t - nas[0].0 < Duration::from_millis(500))
+        .count();
+    assert_eq!(burst, 5, "{nas:?}");
+}
+
+#[test]
+fn keepalived_graceful_stop_hands_over_at_skew_time() {
+    if !testlab::lab_guard(
+        "keepalived_graceful_stop_hands_over_at_skew_time",
+        peers::NEEDS,
+    ) {
+        return;
+    }
+    let mut p = peers::start_pair("10.9.14", 14, false);
+    let stopped_at = Instant::now();
+    p.a.process()
+        .signal(nix::sys::signal::Signal::SIGTERM)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // RFC 3768 6.4.3: a master leaving sends priority 0; a backup receiving
+    // it sets its Master_Down_Timer to Skew_Time (0.61 s for priority 100).
+    let bound = p.cfg_b.skew() + Duration::from_millis(400);
+    let w = p
+        .lab
+        .wait_sole_holder(p.vip, "b", bound + Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("{e}\n{}", p.log()));
+    let took = stopped_at
+        .elapsed()
+        .min(w.elapsed + Duration::from_millis(50));
+    assert!(
+        took <= bound,
+        "handover took {took:?} > {bound:?}\n{}",
+        p.log()
+    );
+    let zero = p
+        .cap_a
+        .vrrp()
+        .into_iter()
+        .filter(|(_, v)| v.priority == 0 && v.vrid == 14)
+        .count();
+    assert!(zero >= 1, "no priority-0 advert: {:?}", p.cap_a.vrrp());
+    let status =
+        p.a.process()
+            .wait_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.is_some(), "keepalived a did not exit on SIGTERM");
+}
+
+#[test]
+fn keepalived_carrier_loss_and_link_down_move_the_vip() {
+    if !testlab::lab_guard(
+        "keepalived_carrier_loss_and_link_down_move_the_vip",
+        peers::NEEDS,
+    ) {
+        return;
+    }
+    let p = peers::start_pair("10.9.15", 15, false);
+    // Pull a's cable (its port goes down, a sees NO-CARRIER): a goes to
+    // FAULT and drops the VIP, b takes over after its master down interval.
+    p.lab
+        .set_port("a", "eth0", false)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bound = p.cfg_b.master_down_interval() + Duration::from_millis(1400);
+    p.lab
+        .wait_sole_holder(p.vip, "b", bound)
+        .unwrap_or_else(|e| panic!("{e}\n{}", p.log()));
+    // Cable back: a (higher priority, preempting) takes the VIP back.
+    p.lab
+        .set_port("a", "eth0", true)
+        .unwrap_or_else(|e| panic!("{e}"));
+    p.lab
+        .wait_sole_holder(p.vip, "a", Duration::from_secs(6))
+        .unwrap_or_else(|e| panic!("{e}\n{}", p.log()));
+    // Set a's own interface down: the same from the host's side.
+    let a = p.lab.host("a").unwrap_or_else(|e| panic!("{e}"));
+    a.set_link("eth0", false).unwrap_or_else(|e| panic!("{e}"));
+    p.lab
+        .wait_sole_holder(p.vip, "b", bound)
+        .unwrap_or_else(|e| panic!("{e}\n{}", p.log()));
+    a.set_link("eth0", true).unwrap_or_else(|e| panic!("{e}"));
+    p.lab
+        .wait_sole_holder(p.vip, "a", Duration::from_secs(6))
+        .unwrap_or_else(|e| panic!("{e}\n{}", p.log()));
+}
+
+#[test]
+fn keepalived_config_test_sees_the_namespace_interfaces() {
+    if !testlab::lab_guard(
+        "keepalived_config_test_sees_the_namespace_interfaces",
+        &[Need::Root, Need::Program("keepalived")],
+    ) {
+        return;
+    }
+    use testlab::keepalived::{config_test_text, KeepalivedCfg, VrrpInstanceCfg};
+    let conf = |ifname: &str| {
+        KeepalivedCfg::single(
+            "t",
+            VrrpInstanceCfg::new(ifname, 1, 100).vip("10.9.16.100/24"),
+        )
+        .render()
+    };
+    let lab = Topology::isolated(&["eth0", "eth1"])
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let h = lab.host("h").unwrap_or_else(|e| panic!("{e}"));
+    let ok = config_test_text(h, &conf("eth1")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ok.status, Some(0), "{ok:?}");
+    // keepalived 2.2.7: a missing interface is a reported problem (exit 5)
+    // with a warning naming it.
+    let missing = config_test_text(h, &conf("eth9")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(missing.status, Some(5), "{missing:?}");
+    assert!(
+        missing.stderr.contains("interface eth9") && missing.stderr.contains("doesn't exist"),
+        "{missing:?}"
+    );
+    // The same file is clean where eth9 exists: the verdict is the
+    // namespace's, not the root namespace's.
+    let lab9 = Topology::isolated(&["eth9"])
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let h9 = lab9.host("h").unwrap_or_else(|e| panic!("{e}"));
+    let ok9 = config_test_text(h9, &conf("eth9")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ok9.status, Some(0), "{ok9:?}");
 }
