@@ -87,8 +87,85 @@ pub fn dest_line(d: &DestEntry) -> String {
     .to_string()
 }
 
-/// The whole listing, header included.
+/// `ntohl(a) - ntohl(b)` as libipvs computes it: unsigned subtraction read
+/// back as a C int, so (like ipvsadm) far-apart addresses can compare
+/// "backwards". Kept for byte-identical listings.
+fn c_sub(a: u32, b: u32) -> i32 {
+    a.wrapping_sub(b) as i32
+}
+
+/// Address words in host order, as libipvs walks `s6_addr32`.
+fn words(a: &IpAddr) -> Vec<u32> {
+    match a {
+        IpAddr::V4(v) => vec![u32::from(*v)],
+        IpAddr::V6(v) => v
+            .octets()
+            .chunks(4)
+            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    }
+}
+
+fn cmp_addr(a: &IpAddr, b: &IpAddr) -> i32 {
+    let (wa, wb) = (words(a), words(b));
+    wa.iter()
+        .zip(wb.iter().chain(std::iter::repeat(&0)))
+        .map(|(x, y)| c_sub(*x, *y))
+        .find(|r| *r != 0)
+        .unwrap_or(0)
+}
+
+/// libipvs `ipvs_cmp_services`: fwmark, family, protocol, address, port.
+fn cmp_services(a: &Service, b: &Service) -> std::cmp::Ordering {
+    let parts = |s: &Service| match s.key {
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => (
+            0u32,
+            Family::of(&addr).to_af(),
+            protocol.to_ipproto(),
+            Some(addr),
+            port,
+        ),
+        ServiceKey::Fwmark { family, mark } => (mark, family.to_af(), 0, None, 0),
+    };
+    let (fa, afa, pa, aa, porta) = parts(a);
+    let (fb, afb, pb, ab, portb) = parts(b);
+    let r = [
+        c_sub(fa, fb),
+        i32::from(afa) - i32::from(afb),
+        i32::from(pa) - i32::from(pb),
+        match (aa, ab) {
+            (Some(x), Some(y)) => cmp_addr(&x, &y),
+            _ => 0,
+        },
+        i32::from(porta) - i32::from(portb),
+    ]
+    .into_iter()
+    .find(|r| *r != 0)
+    .unwrap_or(0);
+    r.cmp(&0)
+}
+
+/// libipvs `ipvs_cmp_dests`: address, then port.
+fn cmp_dests(a: &DestEntry, b: &DestEntry) -> std::cmp::Ordering {
+    let r = match cmp_addr(&a.dest.key.addr, &b.dest.key.addr) {
+        0 => i32::from(a.dest.key.port) - i32::from(b.dest.key.port),
+        r => r,
+    };
+    r.cmp(&0)
+}
+
+/// The whole listing, header included, sorted the way ipvsadm sorts it
+/// (the kernel dumps in hash-table and insertion order).
 pub fn ipvsadm_ln(info: &Info, table: &[(ServiceEntry, Vec<DestEntry>)]) -> String {
+    let mut table: Vec<(ServiceEntry, Vec<DestEntry>)> = table.to_vec();
+    table.sort_by(|a, b| cmp_services(&a.0.service, &b.0.service));
+    for (_, d) in table.iter_mut() {
+        d.sort_by(cmp_dests);
+    }
     let mut out = format!(
         "IP Virtual Server version {} (size={})\n\
          Prot LocalAddress:Port Scheduler Flags\n  \
@@ -96,7 +173,7 @@ pub fn ipvsadm_ln(info: &Info, table: &[(ServiceEntry, Vec<DestEntry>)]) -> Stri
         info.version_string(),
         info.conn_tab_size
     );
-    for (s, dests) in table {
+    for (s, dests) in &table {
         out.push_str(&service_line(&s.service));
         out.push('\n');
         for d in dests {

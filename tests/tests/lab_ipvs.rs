@@ -1,0 +1,506 @@
+//! VM lab for the `ipvs` crate: the kernel's IPVS (Debian's kernel under qemu
+//! TCG) against our generic netlink client, with `ipvsadm` 1.31 as the oracle.
+//!
+//! One boot runs the correctness scenario:
+//! 1. `ipvsadm -R` builds a table (DR rr, NAT wlc with persistence and a
+//!    netmask, fwmark sh with scheduler flags, IPv6 UDP with one-packet
+//!    scheduling, a SIP persistence-engine service, a tunnel destination);
+//!    `ipvsctl show` (our reader) must list exactly what `ipvsadm -Ln` lists.
+//! 2. After `ipvsadm -C`, our plan for the same table applied to the empty
+//!    table must give the same `ipvsadm -Sn` as step 1.
+//! 3. An operator's service is added and ours are damaged behind our back;
+//!    a reconcile repairs ours, leaves the foreign one, and a second
+//!    reconcile writes nothing. Stopping removes only ours.
+//! 4. The kernel's errnos for duplicate/missing objects, which the fake
+//!    copies; info, timeouts and a sync daemon read back.
+//!
+//! A second boot measures the IPVS benchmark (1,000 services x 10
+//! destinations), printed for BENCHMARKS.md.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use ipvs::*;
+use testlab::vm::{parse_ipvsadm_ln, Initramfs, InitramfsBuilder, Kernel, Scenario, VmOutput};
+use testlab::{lab_guard, Need};
+
+const NEEDS: &[Need] = &[
+    Need::Program("qemu-system-x86_64"),
+    Need::VmKernel,
+    Need::Program("busybox"),
+    Need::Program("ip"),
+    Need::Program("ipvsadm"),
+    Need::Program("ldd"),
+];
+
+fn image() -> &'static Initramfs {
+    static IMAGE: OnceLock<Result<Initramfs, String>> = OnceLock::new();
+    let built = IMAGE.get_or_init(|| {
+        let kernel = Kernel::cached().map_err(|e| e.to_string())?;
+        InitramfsBuilder::new(kernel)
+            .program_as(env!("CARGO_BIN_EXE_ipvsctl"), "/usr/bin/ipvsctl")
+            // persistence_engine sip
+            .module("ip_vs_pe_sip")
+            .build()
+            .map_err(|e| e.to_string())
+    });
+    match built {
+        Ok(i) => i,
+        Err(e) => panic!("building the VM image: {e}"),
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("test address")
+}
+
+fn rs(addr: &str, port: u16, fwd: FwdMethod, weight: u32) -> RealServer {
+    RealServer {
+        dest: Dest::new(ip(addr), port, fwd, weight),
+        up: true,
+        inhibit_on_failure: false,
+    }
+}
+
+fn addr_key(protocol: Protocol, addr: &str, port: u16) -> ServiceKey {
+    ServiceKey::Addr {
+        protocol,
+        addr: ip(addr),
+        port,
+    }
+}
+
+/// The table of the correctness scenario.
+fn sample_table() -> DesiredTable {
+    let dr = VirtualServer::new(
+        Service::new(addr_key(Protocol::Tcp, "10.0.0.100", 80), "rr"),
+        vec![
+            rs("10.0.0.11", 80, FwdMethod::Route, 1),
+            rs("10.0.0.12", 80, FwdMethod::Route, 2),
+        ],
+    );
+    let mut nat = VirtualServer::new(
+        Service::new(addr_key(Protocol::Tcp, "10.0.0.101", 443), "wlc"),
+        vec![
+            rs("10.0.0.21", 8443, FwdMethod::Masq, 3),
+            rs("10.0.0.22", 8443, FwdMethod::Masq, 0),
+        ],
+    );
+    nat.service.persistence = Some(Persistence {
+        timeout: 360,
+        prefix: 24,
+    });
+    nat.reals[1].dest.u_threshold = 100;
+    nat.reals[1].dest.l_threshold = 10;
+    let mut fwm = VirtualServer::new(
+        Service::new(
+            ServiceKey::Fwmark {
+                family: Family::Inet,
+                mark: 7,
+            },
+            "sh",
+        ),
+        vec![
+            rs("10.0.0.31", 0, FwdMethod::Route, 1),
+            rs("10.0.0.32", 0, FwdMethod::Route, 1),
+        ],
+    );
+    fwm.service.sched_flags.flag1 = true;
+    fwm.service.sched_flags.flag2 = true;
+    let mut v6 = VirtualServer::new(
+        Service::new(addr_key(Protocol::Udp, "2001:db8::100", 53), "rr"),
+        vec![rs("2001:db8::11", 53, FwdMethod::Masq, 1)],
+    );
+    v6.service.one_packet = true;
+    let mut sip = VirtualServer::new(
+        Service::new(addr_key(Protocol::Udp, "10.0.0.103", 5060), "rr"),
+        vec![rs("10.0.0.51", 5060, FwdMethod::Masq, 1)],
+    );
+    sip.service.persistence = Some(Persistence {
+        timeout: 30,
+        prefix: 32,
+    });
+    sip.service.pe_name = Some("sip".into());
+    let tun = VirtualServer::new(
+        Service::new(addr_key(Protocol::Tcp, "10.0.0.102", 80), "lc"),
+        vec![rs("10.0.0.41", 80, FwdMethod::Tunnel(Tunnel::default()), 1)],
+    );
+    DesiredTable {
+        services: vec![dr, nat, fwm, v6, sip, tun],
+        timeouts: None,
+    }
+}
+
+/// `ipvsadm -R` input for a table (the oracle builds the same table).
+fn ipvsadm_rules(t: &DesiredTable) -> String {
+    let mut out = String::new();
+    for vs in &t.services {
+        let s = &vs.service;
+        let id = match s.key {
+            ServiceKey::Addr {
+                protocol,
+                addr,
+                port,
+            } => {
+                let flag = match protocol {
+                    Protocol::Tcp => "-t",
+                    Protocol::Udp => "-u",
+                    Protocol::Sctp => "--sctp-service",
+                };
+                match addr {
+                    IpAddr::V4(a) => format!("{flag} {a}:{port}"),
+                    IpAddr::V6(a) => format!("{flag} [{a}]:{port}"),
+                }
+            }
+            ServiceKey::Fwmark { family, mark } => match family {
+                Family::Inet => format!("-f {mark}"),
+                Family::Inet6 => format!("-f {mark} -6"),
+            },
+        };
+        let mut line = format!("-A {id} -s {}", s.scheduler);
+        if let Some(p) = s.persistence {
+            line.push_str(&format!(" -p {}", p.timeout));
+            match s.key.family() {
+                Family::Inet if p.prefix != 32 => {
+                    let m = u32::MAX << (32 - u32::from(p.prefix));
+                    line.push_str(&format!(" -M {}", std::net::Ipv4Addr::from(m)));
+                }
+                Family::Inet6 if p.prefix != 128 => line.push_str(&format!(" -M {}", p.prefix)),
+                _ => {}
+            }
+        }
+        if let Some(pe) = &s.pe_name {
+            line.push_str(&format!(" --pe {pe}"));
+        }
+        if s.one_packet {
+            line.push_str(" -o");
+        }
+        let f = s.sched_flags;
+        let names: Vec<&str> = [
+            (f.flag1, "flag-1"),
+            (f.flag2, "flag-2"),
+            (f.flag3, "flag-3"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect();
+        if !names.is_empty() {
+            line.push_str(&format!(" -b {}", names.join(",")));
+        }
+        out.push_str(&line);
+        out.push('\n');
+        for d in vs.effective_dests() {
+            let addr = match d.key.addr {
+                IpAddr::V4(a) => format!("{a}:{}", d.key.port),
+                IpAddr::V6(a) => format!("[{a}]:{}", d.key.port),
+            };
+            let fwd = match d.fwd {
+                FwdMethod::Route => "-g",
+                FwdMethod::Masq => "-m",
+                FwdMethod::Tunnel(_) => "-i",
+                _ => "-g",
+            };
+            let mut l = format!("-a {id} -r {addr} {fwd} -w {}", d.weight);
+            if d.u_threshold != 0 {
+                l.push_str(&format!(" -x {}", d.u_threshold));
+            }
+            if d.l_threshold != 0 {
+                l.push_str(&format!(" -y {}", d.l_threshold));
+            }
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec_pretty(v).expect("serialisable")
+}
+
+const SETUP: &str = r#"
+# Destinations must be reachable unicast addresses: one veth with 10/8 and
+# 2001:db8::/64 makes every test address routable.
+kr_must ip link add kr0 type veth peer name kr1
+kr_must ip addr add 10.0.0.1/8 dev kr0
+kr_must ip -6 addr add 2001:db8::1/64 dev kr0 nodad
+kr_must ip link set kr0 up
+kr_must ip link set kr1 up
+"#;
+
+const CORRECTNESS: &str = r#"
+# 1: the oracle builds the table; we read it back.
+kr_must ipvsadm -R < /in/rules.txt
+kr_run a.ipvsadm ipvsadm -Ln
+kr_run a.save ipvsadm -Sn
+kr_run a.ours ipvsctl show
+# 2: our plan from empty.
+kr_must ipvsadm -C
+kr_run b.start ipvsctl start /in/desired.json --flush
+kr_run b.ipvsadm ipvsadm -Ln
+kr_run b.save ipvsadm -Sn
+kr_run b.again ipvsctl apply /in/desired.json
+# 3: foreign service, drift, repair.
+kr_must ipvsadm -A -t 10.0.0.200:80 -s lc
+kr_must ipvsadm -a -t 10.0.0.200:80 -r 10.0.0.201:80 -m -w 1
+kr_must ipvsadm -d -t 10.0.0.100:80 -r 10.0.0.12:80
+kr_must ipvsadm -e -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 9
+kr_must ipvsadm -D -t 10.0.0.102:80
+kr_must ipvsadm -E -t 10.0.0.101:443 -s rr -p 360 -M 255.255.255.0
+kr_run c.plan ipvsctl plan /in/desired.json
+kr_run c.repair ipvsctl apply /in/desired.json
+kr_run c.save ipvsadm -Sn
+kr_run c.again ipvsctl apply /in/desired.json
+kr_run c.drop ipvsctl apply /in/smaller.json /in/owned.json
+kr_run c.dropsave ipvsadm -Sn
+kr_run c.stop ipvsctl stop /in/desired.json each
+kr_run c.stopsave ipvsadm -Sn
+# 4: kernel errnos, info, timeouts, sync daemon.
+kr_must ipvsadm -C
+kr_run d.exec ipvsctl exec /in/ops.json
+kr_run d.timeouts ipvsadm -L --timeout
+kr_run d.daemon ipvsadm -L --daemon
+kr_run d.info ipvsctl info
+kr_run d.version ipvsadm -v
+"#;
+
+fn correctness() -> &'static VmOutput {
+    static OUT: OnceLock<Result<VmOutput, String>> = OnceLock::new();
+    let out = OUT.get_or_init(|| {
+        let t = sample_table();
+        let mut smaller = t.clone();
+        smaller.services.retain(|v| v.service.scheduler != "sh");
+        let owned: BTreeSet<ServiceKey> = t.services.iter().map(|v| v.service.key).collect();
+        let ops = errno_ops();
+        let scenario = Scenario::new(format!("{SETUP}{CORRECTNESS}"))
+            .file("/in/rules.txt", ipvsadm_rules(&t), 0o644)
+            .file("/in/desired.json", json(&t), 0o644)
+            .file("/in/smaller.json", json(&smaller), 0o644)
+            .file("/in/owned.json", json(&owned), 0o644)
+            .file("/in/ops.json", json(&ops), 0o644)
+            .timeout(Duration::from_secs(240));
+        image().run(&scenario).map_err(|e| e.to_string())
+    });
+    match out {
+        Ok(o) => o,
+        Err(e) => panic!("VM scenario ipvs correctness failed: {e}"),
+    }
+}
+
+fn text(out: &VmOutput, key: &str) -> String {
+    let rc = out.value(&format!("{key}.rc")).unwrap_or("?").to_string();
+    let t = out.text(key).unwrap_or_else(|e| panic!("{key}: {e}"));
+    assert_eq!(rc, "0", "{key} failed:\n{t}");
+    t
+}
+
+/// `ipvsadm -Sn` lines, sorted (service order is the kernel's hash order).
+fn sorted_lines(t: &str) -> Vec<String> {
+    let mut v: Vec<String> = t.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn vm_ipvs_read_back_equals_ipvsadm() {
+    if !lab_guard("vm_ipvs_read_back_equals_ipvsadm", NEEDS) {
+        return;
+    }
+    let out = correctness();
+    let theirs = text(out, "a.ipvsadm");
+    let ours = text(out, "a.ours");
+    let a = parse_ipvsadm_ln(&theirs).expect("ipvsadm -Ln parses");
+    let b = parse_ipvsadm_ln(&ours).expect("ipvsctl show parses");
+    assert_eq!(a.len(), 6, "{theirs}");
+    assert_eq!(a, b, "ipvsadm:\n{theirs}\nours:\n{ours}");
+    // Line for line, whitespace aside.
+    let norm = |t: &str| -> Vec<String> {
+        t.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    assert_eq!(norm(&theirs), norm(&ours));
+}
+
+#[test]
+fn vm_ipvs_plan_from_empty_matches_ipvsadm_restore() {
+    if !lab_guard("vm_ipvs_plan_from_empty_matches_ipvsadm_restore", NEEDS) {
+        return;
+    }
+    let out = correctness();
+    let start = text(out, "b.start");
+    assert!(
+        start.contains("start.ops 16\nstart.done 16\n"),
+        "flush + 6 services + 9 destinations: {start}"
+    );
+    assert_eq!(
+        sorted_lines(&text(out, "a.save")),
+        sorted_lines(&text(out, "b.save"))
+    );
+    let again = text(out, "b.again");
+    assert!(again.contains("apply.ops 0"), "no-change pass: {again}");
+}
+
+#[test]
+fn vm_ipvs_reconcile_repairs_drift_and_spares_foreign_service() {
+    if !lab_guard(
+        "vm_ipvs_reconcile_repairs_drift_and_spares_foreign_service",
+        NEEDS,
+    ) {
+        return;
+    }
+    let out = correctness();
+    let plan = text(out, "c.plan");
+    // In desired order; edits in place, no delete and re-add.
+    let expected = "edit destination 10.0.0.11:80 of TCP 10.0.0.100:80 Route weight 1\n\
+                    add destination 10.0.0.12:80 to TCP 10.0.0.100:80 Route weight 2\n\
+                    edit service TCP 10.0.0.101:443 sched wlc persistent 360 /24\n\
+                    add service TCP 10.0.0.102:80 sched lc\n\
+                    add destination 10.0.0.41:80 to TCP 10.0.0.102:80 Tunnel weight 1 Ipip\n";
+    assert_eq!(plan, expected);
+    let repair = text(out, "c.repair");
+    assert!(repair.contains("apply.done 5"), "{repair}");
+    let foreign = [
+        "-A -t 10.0.0.200:80 -s lc".to_string(),
+        "-a -t 10.0.0.200:80 -r 10.0.0.201:80 -m -w 1".to_string(),
+    ];
+    let mut want = sorted_lines(&text(out, "a.save"));
+    want.extend(foreign.iter().cloned());
+    want.sort();
+    assert_eq!(sorted_lines(&text(out, "c.save")), want);
+    assert!(text(out, "c.again").contains("apply.ops 0"));
+    // Dropping the fwmark service from the configuration deletes it (owned).
+    let dropped = text(out, "c.dropsave");
+    assert!(!dropped.contains("-f 7"), "{dropped}");
+    assert!(dropped.contains("10.0.0.200:80"), "{dropped}");
+    // Stopping deletes ours only.
+    let mut left = sorted_lines(&text(out, "c.stopsave"));
+    left.retain(|l| !l.is_empty());
+    let mut f = foreign.to_vec();
+    f.sort();
+    assert_eq!(left, f);
+}
+
+#[test]
+fn vm_ipvs_kernel_errnos_match_the_fake() {
+    if !lab_guard("vm_ipvs_kernel_errnos_match_the_fake", NEEDS) {
+        return;
+    }
+    let out = correctness();
+    let exec = text(out, "d.exec");
+    let kernel: Vec<String> = exec
+        .lines()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .collect();
+    let mut fake = FakeIpvs::new();
+    let faked: Vec<String> = fake
+        .execute(&errno_ops())
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| match r {
+            Ok(()) => format!("exec.{i} ok"),
+            Err(e) => format!("exec.{i} err {}", e.errno().unwrap_or(0)),
+        })
+        .collect();
+    assert_eq!(kernel, faked, "kernel:\n{exec}");
+}
+
+#[test]
+fn vm_ipvs_info_timeouts_and_daemon_read_back() {
+    if !lab_guard("vm_ipvs_info_timeouts_and_daemon_read_back", NEEDS) {
+        return;
+    }
+    let out = correctness();
+    let info = text(out, "d.info");
+    let version = text(out, "d.version");
+    // ipvsadm -v: "ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)"
+    assert!(version.contains("IPVS v1.2.1"), "{version}");
+    assert!(info.contains("info.version 1.2.1"), "{info}");
+    let listing = text(out, "a.ipvsadm");
+    let size = info
+        .lines()
+        .find_map(|l| l.strip_prefix("info.size "))
+        .expect("size line");
+    assert!(listing.contains(&format!("(size={size})")), "{listing}");
+    // ipvsadm -L --timeout: "Timeout (tcp tcpfin udp): 1000 120 60"
+    let t = text(out, "d.timeouts");
+    assert!(t.contains("1000 120 60"), "{t}");
+    assert!(info.contains("info.timeouts 1000 120 60"), "{info}");
+    // ipvsadm -L --daemon: "master sync daemon (mcast=kr0, syncid=51, ...)"
+    let d = text(out, "d.daemon");
+    assert!(
+        d.contains("master sync daemon (mcast=kr0, syncid=51"),
+        "{d}"
+    );
+    assert!(info.contains("info.daemon Master kr0 51"), "{info}");
+}
+
+/// Ops whose kernel answers (errnos) the fake must reproduce; the last ones
+/// also set timeouts and start a sync daemon for the read-back checks.
+fn errno_ops() -> Vec<Op> {
+    let k = addr_key(Protocol::Tcp, "10.0.0.100", 80);
+    let d = Dest::new(ip("10.0.0.11"), 80, FwdMethod::Route, 1);
+    vec![
+        Op::NewService(Service::new(k, "rr")),
+        Op::NewService(Service::new(k, "rr")),
+        Op::SetService(Service::new(addr_key(Protocol::Tcp, "10.0.0.99", 80), "rr")),
+        Op::DelService(addr_key(Protocol::Tcp, "10.0.0.99", 80)),
+        Op::NewService(Service::new(
+            addr_key(Protocol::Tcp, "10.0.0.98", 80),
+            "nosuch",
+        )),
+        Op::NewDest {
+            service: k,
+            dest: d.clone(),
+        },
+        Op::NewDest {
+            service: k,
+            dest: d.clone(),
+        },
+        Op::SetDest {
+            service: k,
+            dest: Dest::new(ip("10.0.0.13"), 80, FwdMethod::Route, 1),
+        },
+        Op::DelDest {
+            service: k,
+            dest: DestKey {
+                addr: ip("10.0.0.13"),
+                port: 80,
+            },
+        },
+        Op::NewDest {
+            service: addr_key(Protocol::Tcp, "10.0.0.99", 80),
+            dest: d.clone(),
+        },
+        Op::NewDest {
+            service: k,
+            dest: Dest {
+                u_threshold: 10,
+                l_threshold: 20,
+                ..Dest::new(ip("10.0.0.14"), 80, FwdMethod::Route, 1)
+            },
+        },
+        Op::NewDest {
+            service: k,
+            dest: Dest::new(ip("2001:db8::5"), 80, FwdMethod::Route, 1),
+        },
+        Op::SetConfig(Timeouts {
+            tcp: 1000,
+            tcp_fin: 0,
+            udp: 60,
+        }),
+        Op::NewDaemon(Daemon {
+            state: DaemonState::Master,
+            ifname: "kr0".into(),
+            sync_id: 51,
+            sync_maxlen: None,
+            mcast_group: None,
+            mcast_port: None,
+            mcast_ttl: None,
+        }),
+        Op::DelDaemon(DaemonState::Backup),
+    ]
+}
