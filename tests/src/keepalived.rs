@@ -269,10 +269,15 @@ pub struct StartOpts {
     pub no_syslog: bool,
     /// Further arguments, verbatim.
     pub extra_args: Vec<String>,
+    /// Run this keepalived-compatible program instead of [`KEEPALIVED`]
+    /// (e.g. the keepalived-rs binary) with the same command line, so one
+    /// wrapper drives either side of an interop test.
+    pub program: Option<PathBuf>,
 }
 
-/// A keepalived 2.2.7 running inside a lab host. Dropping it kills its
-/// whole process group.
+/// A keepalived 2.2.7 (or, with [`StartOpts::program`], a compatible
+/// program) running inside a lab host. Dropping it kills its whole process
+/// group.
 #[derive(Debug)]
 pub struct Keepalived {
     proc: HostProcess,
@@ -305,7 +310,9 @@ impl Keepalived {
         let baseline_links = link_names(host)?;
         let p = |n: &str| dir.join(n).to_string_lossy().into_owned();
         let mut args: Vec<String> = vec![
-            KEEPALIVED.into(),
+            opts.program
+                .as_ref()
+                .map_or_else(|| KEEPALIVED.into(), |p| p.to_string_lossy().into_owned()),
             "-n".into(),
             "-l".into(),
             "-D".into(),
@@ -387,7 +394,9 @@ impl Keepalived {
         Ok(status)
     }
 
-    fn remove_leftovers(&self) -> Result<()> {
+    /// Removes the addresses and links that appeared on the host since it
+    /// started (what a SIGKILL leaves behind).
+    pub fn remove_leftovers(&self) -> Result<()> {
         for a in self.host.addrs()? {
             if !self.baseline_addrs.contains(&a) {
                 let cidr = format!("{}/{}", a.addr, a.prefix);

@@ -459,13 +459,12 @@ fn keepalived_master_crash_moves_the_vip_within_master_down() {
     // 3 x advert_int + skew since the last advert it heard, which was at
     // most one advert_int before the kill, hence the 0.4 s margin only.
     let bound = p.cfg_b.master_down_interval() + Duration::from_millis(400);
-    let w = p
-        .lab
+    p.lab
         .wait_sole_holder(vip, "b", bound + Duration::from_secs(2))
         .unwrap_or_else(|e| panic!("{e}\n{}", p.log()));
-    let took = killed_at
-        .elapsed()
-        .min(w.elapsed + Duration::from_millis(50));
+    // Polling adds at most one 10 ms period to the measured time.
+    let took = killed_at.elapsed();
+    eprintln!("takeover: {took:?} (bound {bound:?})");
     assert!(
         took <= bound,
         "takeover took {took:?} > {bound:?}\n{}",
@@ -522,15 +521,13 @@ fn keepalived_partition_gives_two_masters_and_healing_one() {
     p.lab.heal("a").unwrap_or_else(|e| panic!("{e}"));
     // a's next advert (within advert_int) reaches b, which has the lower
     // priority and steps down (RFC 3768 6.4.3).
-    let w = p
-        .lab
-        .wait_sole_holder(vip, "a", Duration::from_millis(1500 + 500))
+    let bound = Duration::from_millis(1500 + 400);
+    p.lab
+        .wait_sole_holder(vip, "a", bound + Duration::from_secs(3))
         .unwrap_or_else(|e| panic!("{e}\n{}", p.log()));
-    assert!(
-        w.elapsed <= Duration::from_millis(2000),
-        "{:?}",
-        healed_at.elapsed()
-    );
+    let took = healed_at.elapsed();
+    eprintln!("sole holder after healing: {took:?} (bound {bound:?})");
+    assert!(took <= bound, "{took:?} > {bound:?}\n{}", p.log());
     let samples = p
         .lab
         .sample_holders(vip, Duration::from_secs(1), Duration::from_millis(20))
@@ -608,13 +605,12 @@ fn keepalived_graceful_stop_hands_over_at_skew_time() {
     // RFC 3768 6.4.3: a master leaving sends priority 0; a backup receiving
     // it sets its Master_Down_Timer to Skew_Time (0.61 s for priority 100).
     let bound = p.cfg_b.skew() + Duration::from_millis(400);
-    let w = p
-        .lab
+    p.lab
         .wait_sole_holder(p.vip, "b", bound + Duration::from_secs(3))
         .unwrap_or_else(|e| panic!("{e}\n{}", p.log()));
-    let took = stopped_at
-        .elapsed()
-        .min(w.elapsed + Duration::from_millis(50));
+    // Polling adds at most one 10 ms period to the measured time.
+    let took = stopped_at.elapsed();
+    eprintln!("handover: {took:?} (bound {bound:?})");
     assert!(
         took <= bound,
         "handover took {took:?} > {bound:?}\n{}",
