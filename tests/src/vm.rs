@@ -17,6 +17,32 @@
 //!    boots qemu, and parses the `@@KR` result lines into a [`VmOutput`].
 //!    A VM that panics, hangs past its deadline or reports no exit status is
 //!    an `Err`, never a skip.
+//!
+//! Running keepalived-rs as the seed's LVS-DR director and reading the
+//! kernel's IPVS table back (`fixtures/vm/lvs-dr-director.sh` documents
+//! the values it reports):
+//!
+//! ```no_run
+//! use testlab::vm::{parse_ipvsadm_ln, workspace_binary, InitramfsBuilder, Kernel, Scenario};
+//! # fn main() -> Result<(), testlab::vm::VmError> {
+//! let image = InitramfsBuilder::new(Kernel::cached()?)
+//!     .program_as(workspace_binary("keepalived-rs")?, "/usr/sbin/keepalived-rs")
+//!     .build()?;
+//! let conf = std::fs::read(testlab::vm::fixtures_dir().join("lvs-dr-keepalived.conf"))
+//!     .map_err(|e| testlab::vm::VmError::Io { path: "conf".into(), source: e })?;
+//! let out = image.run(
+//!     &Scenario::fixture("lvs-dr-director.sh")?
+//!         .file("/etc/keepalived/keepalived.conf", conf, 0o644)
+//!         .env("KR_DIRECTOR_CMD", "keepalived-rs -n -l -f /etc/keepalived/keepalived.conf"),
+//! )?;
+//! let table = parse_ipvsadm_ln(&out.text("dr.ipvsadm")?)?;
+//! assert_eq!(table[0].destinations.len(), 2);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Scenario scripts are busybox `sh`; the helpers they can use (namespaces,
+//! bridge, the LVS-DR topology, result reporting) are in `fixtures/vm/lib.sh`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
@@ -44,6 +70,21 @@ pub fn kernel_dir() -> Result<PathBuf, String> {
 /// The directory of the VM scenario scripts (`fixtures/vm`).
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/vm")
+}
+
+/// A binary of this workspace built by cargo (`target/debug/NAME`, e.g.
+/// `keepalived-rs`), to copy into an image with
+/// [`InitramfsBuilder::program_as`]. Tests of other packages cannot use
+/// `CARGO_BIN_EXE_*`; they build it first (`cargo build -p keepalived-rs`).
+pub fn workspace_binary(name: &str) -> Result<PathBuf, VmError> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/debug")
+        .join(name);
+    if crate::on_path(&p.to_string_lossy()) {
+        Ok(p)
+    } else {
+        Err(VmError::ProgramMissing(p.display().to_string()))
+    }
 }
 
 /// Where built initramfs images are cached.
@@ -181,6 +222,10 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> VmError + '_ {
 pub struct Kernel {
     /// `boot/vmlinuz-<version>`.
     pub vmlinuz: PathBuf,
+    /// `boot/vmlinux-<version>`, the ELF that `.ci/fetch-kernel` extracts
+    /// from the bzImage: qemu boots it through its PVH entry point, which
+    /// spares the ~5 s the bzImage spends decompressing itself under TCG.
+    pub vmlinux: Option<PathBuf>,
     /// `<version>`, e.g. `6.1.0-56-amd64`.
     pub version: String,
     /// `lib/modules/<version>`.
@@ -262,6 +307,7 @@ impl Kernel {
         }
         let (vmlinuz, version) =
             found.ok_or_else(|| VmError::Kernel(format!("no vmlinuz-* in {}", boot.display())))?;
+        let vmlinux = Some(boot.join(format!("vmlinux-{version}"))).filter(|p| p.is_file());
         let modules_dir = root.join("lib/modules").join(&version);
         if !modules_dir.join("kernel").is_dir() {
             return Err(VmError::Kernel(format!(
@@ -271,9 +317,15 @@ impl Kernel {
         }
         Ok(Kernel {
             vmlinuz,
+            vmlinux,
             version,
             modules_dir,
         })
+    }
+
+    /// The image qemu boots: the extracted vmlinux when there is one.
+    pub fn boot_image(&self) -> &Path {
+        self.vmlinux.as_deref().unwrap_or(&self.vmlinuz)
     }
 
     /// Every `.ko` under the module tree, by module name.
@@ -612,7 +664,31 @@ pub fn shared_libraries(program: &Path) -> Result<Vec<PathBuf>, VmError> {
 #[derive(Debug, Clone)]
 enum Source {
     Host(PathBuf),
+    /// A host program copied without its debug sections (see [`stripped`]).
+    Stripped(PathBuf),
     Bytes(Vec<u8>),
+}
+
+/// `program` without debug sections when binutils' `strip` is there: our
+/// debug builds carry tens of MiB of DWARF that would only slow the guest's
+/// initramfs unpacking and fill its RAM. The original otherwise.
+fn stripped(program: &Path) -> Result<Vec<u8>, VmError> {
+    if crate::on_path("strip") {
+        let dir = cache_dir();
+        let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io_err(&dir))?;
+        let ok = Command::new("strip")
+            .arg("--strip-debug")
+            .arg("-o")
+            .arg(tmp.path())
+            .arg(program)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return std::fs::read(tmp.path()).map_err(io_err(tmp.path()));
+        }
+    }
+    std::fs::read(program).map_err(io_err(program))
 }
 
 /// One file of an image: guest path, content, `st_mode`.
@@ -668,7 +744,7 @@ impl InitramfsBuilder {
 
     /// Copies the host program `host` (an absolute path) to `guest` with the
     /// libraries `ldd` lists, e.g. our `keepalived-rs` to
-    /// `/usr/sbin/keepalived-rs`.
+    /// `/usr/sbin/keepalived-rs`. Debug sections are stripped from the copy.
     pub fn program_as(mut self, host: impl Into<PathBuf>, guest: &str) -> Self {
         self.programs.push((host.into(), guest.to_string()));
         self
@@ -730,13 +806,19 @@ impl InitramfsBuilder {
             }
             programs.push((host, guest));
         }
-        programs.extend(self.programs.iter().cloned());
-        for (host, guest) in programs {
-            for lib in shared_libraries(&host)? {
+        for (host, guest) in &programs {
+            for lib in shared_libraries(host)? {
                 let g = lib.to_string_lossy().into_owned();
                 files.insert(g, (Source::Host(lib), 0o755));
             }
-            files.insert(guest, (Source::Host(host), 0o755));
+            files.insert(guest.clone(), (Source::Host(host.clone()), 0o755));
+        }
+        for (host, guest) in &self.programs {
+            for lib in shared_libraries(host)? {
+                let g = lib.to_string_lossy().into_owned();
+                files.insert(g, (Source::Host(lib), 0o755));
+            }
+            files.insert(guest.clone(), (Source::Stripped(host.clone()), 0o755));
         }
         for m in &modules {
             let g = format!(
@@ -817,10 +899,10 @@ impl InitramfsBuilder {
         let (plan, modules) = self.plan()?;
         let mut h = std::collections::hash_map::DefaultHasher::new();
         for (g, src, mode) in &plan {
-            (g, mode).hash(&mut h);
+            (g, mode, matches!(src, Source::Stripped(_))).hash(&mut h);
             match src {
                 Source::Bytes(b) => b.hash(&mut h),
-                Source::Host(p) => {
+                Source::Host(p) | Source::Stripped(p) => {
                     let md = std::fs::metadata(p).map_err(io_err(p))?;
                     (p, md.len(), md.modified().ok()).hash(&mut h);
                 }
@@ -830,13 +912,16 @@ impl InitramfsBuilder {
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let path = dir.join(format!("initramfs-{:016x}.cpio", h.finish()));
         let module_names = modules.iter().map(|m| m.name.clone()).collect();
-        if path.is_file() {
+        if let Ok(f) = std::fs::File::options().append(true).open(&path) {
+            // Marks it recently used for prune_cache.
+            let _ = f.set_modified(std::time::SystemTime::now());
             return Ok(Initramfs {
                 path,
                 kernel: self.kernel.clone(),
                 modules: module_names,
             });
         }
+        prune_cache(&dir, Duration::from_secs(3600));
         // Written under a unique name and renamed: parallel tests building
         // the same image never read a half-written one.
         let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io_err(&dir))?;
@@ -845,18 +930,11 @@ impl InitramfsBuilder {
             path: tmp.path().to_path_buf(),
             source: e,
         };
-        // The kernel opens /dev/console for init before devtmpfs is mounted.
-        w.entry(&CpioEntry {
-            name: "dev/console".into(),
-            mode: S_IFCHR | 0o600,
-            data: Vec::new(),
-            rdev: (5, 1),
-        })
-        .map_err(werr)?;
         for (g, src, mode) in plan {
             let data = match src {
                 Source::Bytes(b) => b,
                 Source::Host(p) => std::fs::read(&p).map_err(io_err(&p))?,
+                Source::Stripped(p) => stripped(&p)?,
             };
             w.entry(&CpioEntry {
                 name: g,
@@ -866,6 +944,15 @@ impl InitramfsBuilder {
             })
             .map_err(werr)?;
         }
+        // The kernel opens /dev/console for init before /init mounts
+        // devtmpfs; without the node init has no stdout.
+        w.entry(&CpioEntry {
+            name: "dev/console".into(),
+            mode: S_IFCHR | 0o600,
+            data: Vec::new(),
+            rdev: (5, 1),
+        })
+        .map_err(werr)?;
         w.entry(&CpioEntry {
             name: "bin/sh".into(),
             mode: S_IFLNK | 0o777,
@@ -886,6 +973,26 @@ impl InitramfsBuilder {
     }
 }
 
+/// Removes cached images unused for `age`: every change of an input (a
+/// rebuilt keepalived-rs binary) makes a new one of tens of MiB.
+fn prune_cache(dir: &Path, age: Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|el| el > age);
+        if name.starts_with("initramfs-") && name.ends_with(".cpio") && old {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Scenarios and runs
 
@@ -895,6 +1002,7 @@ impl InitramfsBuilder {
 pub struct Scenario {
     script: String,
     files: Vec<(String, Vec<u8>, u32)>,
+    env: Vec<(String, String)>,
     /// Wall-clock deadline for the whole boot; the VM is killed after it.
     pub timeout: Duration,
     /// Guest memory in MiB.
@@ -910,6 +1018,7 @@ impl Scenario {
         Scenario {
             script: script.into(),
             files: Vec::new(),
+            env: Vec::new(),
             timeout: Duration::from_secs(180),
             memory_mb: 512,
             cpus: 1,
@@ -930,9 +1039,22 @@ impl Scenario {
         self
     }
 
+    /// Sets a shell variable for the script (exported; e.g. the director
+    /// command of `lvs-dr-director.sh`). `key` must be a shell name.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
     /// Sets the deadline.
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
+        self
+    }
+
+    /// Sets the number of guest CPUs.
+    pub fn cpus(mut self, n: u32) -> Self {
+        self.cpus = n;
         self
     }
 
@@ -942,11 +1064,35 @@ impl Scenario {
         self
     }
 
+    /// `/etc/kr/scenario.env`, sourced by lib.sh: `export K='v'` lines.
+    fn env_file(&self) -> std::io::Result<Vec<u8>> {
+        let mut out = String::new();
+        for (k, v) in &self.env {
+            let shell_name = k
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !shell_name {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("scenario variable {k:?} is not a shell name"),
+                ));
+            }
+            // Single quotes keep everything literal; a quote is closed,
+            // escaped and reopened.
+            out.push_str(&format!("export {k}='{}'\n", v.replace('\'', "'\\''")));
+        }
+        Ok(out.into_bytes())
+    }
+
     /// The per-run cpio appended to the base image.
     fn overlay(&self) -> std::io::Result<Vec<u8>> {
         let mut w = CpioWriter::new(Vec::new());
+        let mut files = self.files.clone();
+        files.push(("/etc/kr/scenario.env".into(), self.env_file()?, 0o644));
         let mut dirs = BTreeSet::new();
-        for (g, _, _) in &self.files {
+        for (g, _, _) in &files {
             let mut p = Path::new(g).parent();
             while let Some(d) = p {
                 if d != Path::new("/") && !d.as_os_str().is_empty() {
@@ -969,7 +1115,7 @@ impl Scenario {
             data: self.script.clone().into_bytes(),
             rdev: (0, 0),
         })?;
-        for (g, data, perm) in &self.files {
+        for (g, data, perm) in &files {
             w.entry(&CpioEntry {
                 name: g.clone(),
                 mode: S_IFREG | perm,
@@ -1137,7 +1283,7 @@ impl Initramfs {
             .args(["-smp", &scenario.cpus.to_string()])
             .args(["-nographic", "-no-reboot", "-nic", "none"])
             .arg("-kernel")
-            .arg(&self.kernel.vmlinuz)
+            .arg(self.kernel.boot_image())
             .arg("-initrd")
             .arg(initrd.path())
             .args(["-append", "console=ttyS0 quiet panic=-1"])
@@ -1185,7 +1331,7 @@ impl Initramfs {
                 Ok(line) => {
                     console.push_str(&line);
                     console.push('\n');
-                    if line.contains("Kernel panic") {
+                    if line.contains("Kernel panic") && !line.contains(RESULT_PREFIX) {
                         // Let the panic message finish, briefly.
                         let until = Instant::now() + Duration::from_millis(500);
                         while let Ok(l) =
@@ -1466,12 +1612,35 @@ mod tests {
             vec![
                 "etc",
                 "etc/keepalived",
+                "etc/kr",
                 "scenario.sh",
-                "etc/keepalived/keepalived.conf"
+                "etc/keepalived/keepalived.conf",
+                "etc/kr/scenario.env"
             ]
         );
-        assert_eq!(entries[2].data, b"kr_val x 1\n");
-        assert_eq!(entries[3].mode, S_IFREG | 0o600);
+        assert_eq!(entries[3].data, b"kr_val x 1\n");
+        assert_eq!(entries[4].mode, S_IFREG | 0o600);
+        assert_eq!(entries[5].data, b"");
+    }
+
+    /// The env file, run through a real shell, gives back the exact values.
+    #[test]
+    fn scenario_env_is_quoted_for_sh() {
+        let tricky = "keepalived -f '/etc/a b.conf' \"$x\" `id` \\ ;";
+        let s = Scenario::new("")
+            .env("KR_DIRECTOR_CMD", tricky)
+            .env("B", "");
+        let env = String::from_utf8(s.env_file().expect("valid names")).expect("UTF-8");
+        let out = Command::new("sh")
+            .args([
+                "-c",
+                &format!("{env}printf '%s|%s' \"$KR_DIRECTOR_CMD\" \"$B\""),
+            ])
+            .output()
+            .expect("sh runs");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{tricky}|"));
+        assert!(Scenario::new("").env("1x", "v").env_file().is_err());
+        assert!(Scenario::new("").env("A-B", "v").env_file().is_err());
     }
 
     #[test]

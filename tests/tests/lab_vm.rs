@@ -45,13 +45,25 @@ fn basics() -> &'static VmOutput {
         let scenario = Scenario::fixture("ipvs-basics.sh").map_err(|e| e.to_string())?;
         let start = Instant::now();
         let out = image().run(&scenario).map_err(|e| e.to_string());
-        eprintln!("ipvs-basics VM run: {:?}", start.elapsed());
+        if let Ok(o) = &out {
+            report_time("ipvs-basics", start, o);
+        }
         out
     });
     match out {
         Ok(o) => o,
         Err(e) => panic!("VM scenario ipvs-basics failed: {e}"),
     }
+}
+
+/// Wall time of a run and where the guest's time went.
+fn report_time(name: &str, start: Instant, out: &VmOutput) {
+    eprintln!(
+        "VM run {name}: {:?} wall; guest uptime {}s at scenario start, {}s at end",
+        start.elapsed(),
+        out.value("uptime.scenario-start").unwrap_or("?"),
+        out.value("uptime.scenario-end").unwrap_or("?"),
+    );
 }
 
 fn dest(address: &str, weight: i64) -> (String, String, i64) {
@@ -156,4 +168,88 @@ fn vm_deadline_is_an_error() {
         "expected a timeout, got {r:?}"
     );
     assert!(start.elapsed() < Duration::from_secs(30), "qemu killed");
+}
+
+/// The oracle for the IPVS engineers: real keepalived 2.2.7 as the seed's
+/// LVS-DR director inside the VM (`lvs-dr-director.sh` with the seed's
+/// config). What it does to the kernel is what keepalived-rs must do.
+#[test]
+fn vm_keepalived_director_lvs_dr() {
+    let mut needs = NEEDS.to_vec();
+    needs.push(Need::Program("keepalived"));
+    if !lab_guard("vm_keepalived_director_lvs_dr", &needs) {
+        return;
+    }
+    let image = Kernel::cached()
+        .and_then(|k| InitramfsBuilder::new(k).program("keepalived")?.build())
+        .unwrap_or_else(|e| panic!("building the keepalived image: {e}"));
+    let conf = std::fs::read(testlab::vm::fixtures_dir().join("lvs-dr-keepalived.conf"))
+        .expect("fixture config");
+    let scenario = Scenario::fixture("lvs-dr-director.sh")
+        .expect("fixture scenario")
+        .file("/etc/keepalived/keepalived.conf", conf, 0o644)
+        .env(
+            "KR_DIRECTOR_CMD",
+            "keepalived -n -l -D -f /etc/keepalived/keepalived.conf",
+        );
+    let start = Instant::now();
+    let out = image
+        .run(&scenario)
+        .unwrap_or_else(|e| panic!("VM scenario lvs-dr-director failed: {e}"));
+    report_time("lvs-dr-director with keepalived", start, &out);
+    let log = out.text("director.log").unwrap_or_default();
+
+    assert_eq!(
+        out.value("dr.vip").ok(),
+        Some("yes"),
+        "VRRP master adds the VIP:\n{log}"
+    );
+    assert_eq!(out.value("dr.dests").ok(), Some("2"), "{log}");
+    assert_eq!(out.value("dr.director-alive").ok(), Some("yes"), "{log}");
+    let answers = out.values("dr.http");
+    assert_eq!(answers.len(), 4);
+    for pair in answers.windows(2) {
+        assert_ne!(pair[0], pair[1], "rr alternates: {answers:?}");
+    }
+    let services =
+        parse_ipvsadm_ln(&out.text("dr.ipvsadm").expect("ipvsadm -Ln")).expect("parsable");
+    assert_eq!(services.len(), 1);
+    let s = &services[0];
+    assert_eq!(
+        (
+            s.protocol.as_str(),
+            s.address.as_str(),
+            s.scheduler.as_str()
+        ),
+        ("TCP", "192.168.1.100:80", "rr")
+    );
+    let mut got: Vec<_> = s.destinations.iter().map(identity).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![dest("192.168.1.11:80", 1), dest("192.168.1.12:80", 1)]
+    );
+
+    // keepalived's shutdown (SIGTERM): VIP removed, and the virtual servers
+    // it created deleted (no --dont-release-ipvs).
+    assert_eq!(out.value("director.stopped").ok(), Some("term"), "{log}");
+    assert_eq!(out.value("dr.vip-after-stop").ok(), Some("no"), "{log}");
+    let after = parse_ipvsadm_ln(&out.text("dr.ipvsadm-after-stop").expect("after stop"))
+        .expect("parsable");
+    assert!(after.is_empty(), "{after:?}");
+}
+
+/// A guest kernel panic ends the run at once as an error (sysrq crash).
+#[test]
+fn vm_kernel_panic_is_an_error() {
+    if !lab_guard("vm_kernel_panic_is_an_error", NEEDS) {
+        return;
+    }
+    let r = image().run(&Scenario::new("echo c >/proc/sysrq-trigger\nsleep 600\n"));
+    match r {
+        Err(VmError::Panic { console_tail }) => {
+            assert!(console_tail.contains("Kernel panic"), "{console_tail}")
+        }
+        other => panic!("expected a kernel panic error, got {other:?}"),
+    }
 }
