@@ -137,10 +137,13 @@ fn sweep_removes_leftovers_of_dead_owners_only() {
     let live = lan(&["a"], "10.9.3");
     // Fake a crashed run: a registered lab whose owner is dead, with a
     // process inside one of its namespaces, and an unregistered namespace.
-    let dead_id = "krzz9dd0";
+    // `zz` + 4 digits: not a shape new_lab_id is likely to draw soon, and
+    // distinct per run so parallel runs of this suite do not collide.
+    let n = std::process::id() % 10_000;
+    let dead_id = format!("krzz{n:04}");
     let ns = format!("{dead_id}-x");
-    let orphan = "krzz9dd1";
-    for n in [ns.as_str(), orphan] {
+    let orphan = format!("krzy{n:04}");
+    for n in [ns.as_str(), orphan.as_str()] {
         let out = std::process::Command::new("ip")
             .args(["netns", "add", n])
             .output()
@@ -152,7 +155,7 @@ fn sweep_removes_leftovers_of_dead_owners_only() {
         );
     }
     std::fs::write(
-        std::path::Path::new(netns::REGISTRY_DIR).join(dead_id),
+        std::path::Path::new(netns::REGISTRY_DIR).join(&dead_id),
         "1 0\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -170,17 +173,89 @@ fn sweep_removes_leftovers_of_dead_owners_only() {
     let sweep = netns::sweep_leftovers().unwrap_or_else(|e| panic!("{e}"));
     assert!(
         !std::path::Path::new(netns::REGISTRY_DIR)
-            .join(dead_id)
+            .join(&dead_id)
             .exists(),
         "{sweep:?}"
     );
     let listed = netns::list_namespaces().unwrap_or_else(|e| panic!("{e}"));
-    assert!(!listed.contains(&ns) && !listed.iter().any(|n| n == orphan));
+    assert!(!listed.contains(&ns) && !listed.contains(&orphan));
     for n in live.namespaces() {
         assert!(listed.contains(n), "the live lab's {n} was swept");
     }
     let status = sleeper.wait().unwrap_or_else(|e| panic!("{e}"));
     assert!(!status.success(), "the sleeper was not killed");
+}
+
+/// Set in the child that [`sweep_cleans_up_after_a_killed_test_process`]
+/// starts: it builds a lab, reports it and waits to be killed.
+const CRASH_CHILD_ENV: &str = "KR_LAB_CRASH_CHILD";
+
+#[test]
+fn sweep_cleans_up_after_a_killed_test_process() {
+    if let Ok(report) = std::env::var(CRASH_CHILD_ENV) {
+        // Child mode: a lab with a process inside, then wait for SIGKILL
+        // (bounded: the parent kills us within seconds).
+        let lab = lan(&["a", "b"], "10.9.5");
+        let sleeper = lab
+            .host("a")
+            .and_then(|h| h.spawn(&["sleep", "60"]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let line = format!("{} {}\n", sleeper.pid(), lab.namespaces().join(" "));
+        std::fs::write(&report, line).unwrap_or_else(|e| panic!("{e}"));
+        std::thread::sleep(Duration::from_secs(30));
+        panic!("the parent never killed this child");
+    }
+    if !testlab::lab_guard("sweep_cleans_up_after_a_killed_test_process", NEEDS) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let report = dir.path().join("report");
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
+    let mut child = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "sweep_cleans_up_after_a_killed_test_process",
+            "--test-threads=1",
+        ])
+        .env(CRASH_CHILD_ENV, &report)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let line = loop {
+        if let Ok(l) = std::fs::read_to_string(&report) {
+            if l.ends_with('\n') {
+                break l;
+            }
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the child never reported its lab");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Crash it: no destructor runs.
+    child.kill().unwrap_or_else(|e| panic!("{e}"));
+    child.wait().unwrap_or_else(|e| panic!("{e}"));
+    let mut words = line.split_whitespace();
+    let sleeper: i32 = words
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("bad report {line:?}"));
+    let namespaces: Vec<String> = words.map(str::to_string).collect();
+    assert_eq!(namespaces.len(), 3, "{line:?}");
+    // Any lab build (ours, or a parallel test's) sweeps; do it explicitly.
+    netns::sweep_leftovers().unwrap_or_else(|e| panic!("{e}"));
+    let listed = netns::list_namespaces().unwrap_or_else(|e| panic!("{e}"));
+    for ns in &namespaces {
+        assert!(!listed.contains(ns), "{ns} survived the sweep");
+    }
+    // The process inside was killed (it may linger as a zombie of init).
+    let alive = std::fs::read_to_string(format!("/proc/{sleeper}/stat"))
+        .is_ok_and(|st| !st.contains(") Z") && st.contains("(sleep)"));
+    assert!(!alive, "the process inside the crashed lab survived");
 }
 
 #[test]
