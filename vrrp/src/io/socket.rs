@@ -9,6 +9,7 @@
 //! for the same reason.
 
 use super::IoError;
+use crate::check::Ipv6Meta;
 use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrIn6};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 use std::io::{self, IoSliceMut};
@@ -62,17 +63,29 @@ impl SocketCfg {
     }
 }
 
-/// One received VRRP packet with what the receive checks need from the IP
-/// layer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Received {
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    /// IPv4 TTL or IPv6 hop limit (RFC 5798 7.1 check).
-    pub ttl: u8,
-    /// The VRRP message (IP header removed).
-    pub vrrp: Vec<u8>,
+/// What one read returned: for IPv4 the whole packet (the raw socket
+/// delivers the IP header, which the receive checks need); for IPv6 the VRRP
+/// message plus what the ancillary data said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvMeta {
+    V4 { len: usize },
+    V6 { len: usize, meta: Ipv6Meta },
 }
+
+impl RecvMeta {
+    pub fn len(&self) -> usize {
+        match self {
+            RecvMeta::V4 { len } | RecvMeta::V6 { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Largest packet read; VRRP adverts are far smaller (255 IPv6 VIPs fit).
+pub const RECV_BUF: usize = 9216;
 
 /// The receive and send sockets of one instance.
 pub struct VrrpSocket {
@@ -104,36 +117,34 @@ impl VrrpSocket {
         &self.cfg
     }
 
-    /// Sends one encoded advert to every destination (group or peers).
-    /// Errors of single peers are returned after trying all of them.
-    pub fn send(&self, vrrp: &[u8]) -> Result<(), IoError> {
-        let mut first_err = None;
-        for dst in self.cfg.destinations() {
-            let addr = match dst {
-                IpAddr::V4(a) => SockAddr::from(SocketAddr::new(IpAddr::V4(a), 0)),
-                IpAddr::V6(a) => {
-                    let scope = if is_link_scoped(&a) {
-                        self.cfg.ifindex
-                    } else {
-                        0
-                    };
-                    SockAddr::from(SocketAddrV6::new(a, 0, 0, scope))
-                }
-            };
-            if let Err(source) = self.tx.send_to(vrrp, &addr) {
-                first_err.get_or_insert(IoError::Send {
-                    ifname: self.cfg.ifname.clone(),
-                    dst,
-                    source,
-                });
+    /// Sends one encoded advert to `dst` (the group or one peer; the VRRPv3
+    /// checksum covers the destination, so each peer gets its own encoding).
+    pub fn send_to(&self, vrrp: &[u8], dst: IpAddr) -> Result<(), IoError> {
+        let addr = match dst {
+            IpAddr::V4(a) => SockAddr::from(SocketAddr::new(IpAddr::V4(a), 0)),
+            IpAddr::V6(a) => {
+                let scope = if is_link_scoped(&a) {
+                    self.cfg.ifindex
+                } else {
+                    0
+                };
+                SockAddr::from(SocketAddrV6::new(a, 0, 0, scope))
             }
-        }
-        first_err.map_or(Ok(()), Err)
+        };
+        self.tx
+            .send_to(vrrp, &addr)
+            .map(|_| ())
+            .map_err(|source| IoError::Send {
+                ifname: self.cfg.ifname.clone(),
+                dst,
+                source,
+            })
     }
 
-    /// Waits for the next packet. Packets too short to hold an IP header
-    /// come back as `Ok(None)` so the caller can count them.
-    pub async fn recv(&self) -> Result<Option<Received>, IoError> {
+    /// Waits for the next packet and reads it into `buf` (make it
+    /// [`RECV_BUF`] bytes). IPv6 packets whose source or destination the
+    /// kernel did not report come back with length 0.
+    pub async fn recv(&self, buf: &mut [u8]) -> Result<RecvMeta, IoError> {
         loop {
             let mut guard = self
                 .rx
@@ -141,8 +152,8 @@ impl VrrpSocket {
                 .await
                 .map_err(err("poll receive socket", &self.cfg))?;
             let res = guard.try_io(|fd| match self.cfg.src {
-                IpAddr::V4(_) => recv_v4(fd.get_ref()),
-                IpAddr::V6(_) => recv_v6(fd.get_ref()),
+                IpAddr::V4(_) => recv_v4(fd.get_ref(), buf),
+                IpAddr::V6(_) => recv_v6(fd.get_ref(), buf),
             });
             match res {
                 Ok(Ok(r)) => return Ok(r),
@@ -227,104 +238,60 @@ fn open_v6(cfg: &SocketCfg, src: Ipv6Addr) -> Result<(Socket, Socket), IoError> 
     Ok((rx, tx))
 }
 
-/// Largest packet read; VRRP adverts are far smaller (255 IPv6 VIPs fit).
-const RECV_BUF: usize = 9216;
-
-fn recv_v4(s: &Socket) -> io::Result<Option<Received>> {
-    let mut buf = vec![0u8; RECV_BUF];
+fn recv_v4(s: &Socket, buf: &mut [u8]) -> io::Result<RecvMeta> {
     // An IPv4 raw socket reads the IP header too (raw(7)).
-    let n = nix::sys::socket::recv(s.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT)
+    let len = nix::sys::socket::recv(s.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)
         .map_err(io::Error::from)?;
-    buf.truncate(n);
-    Ok(split_ipv4(&buf))
+    Ok(RecvMeta::V4 { len })
 }
 
-/// Splits a received IPv4 packet into its addresses, TTL and payload.
-pub fn split_ipv4(pkt: &[u8]) -> Option<Received> {
-    if pkt.len() < 20 || pkt[0] >> 4 != 4 {
-        return None;
-    }
-    let ihl = usize::from(pkt[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([pkt[2], pkt[3]]));
-    if ihl < 20 || pkt.len() < ihl {
-        return None;
-    }
-    // The kernel reports the total length it received; trust the smaller.
-    let end = total.clamp(ihl, pkt.len());
-    let src = Ipv4Addr::new(pkt[12], pkt[13], pkt[14], pkt[15]);
-    let dst = Ipv4Addr::new(pkt[16], pkt[17], pkt[18], pkt[19]);
-    Some(Received {
-        src: IpAddr::V4(src),
-        dst: IpAddr::V4(dst),
-        ttl: pkt[8],
-        vrrp: pkt[ihl..end].to_vec(),
-    })
-}
-
-fn recv_v6(s: &Socket) -> io::Result<Option<Received>> {
-    let mut buf = vec![0u8; RECV_BUF];
+fn recv_v6(s: &Socket, buf: &mut [u8]) -> io::Result<RecvMeta> {
     let mut cmsg = nix::cmsg_space!(libc::c_int, libc::in6_pktinfo);
-    let (n, src, ttl, dst) = {
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<SockaddrIn6>(
-            s.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_DONTWAIT,
-        )
-        .map_err(io::Error::from)?;
-        let mut ttl = None;
-        let mut dst = None;
-        if let Ok(cmsgs) = msg.cmsgs() {
-            for c in cmsgs {
-                match c {
-                    ControlMessageOwned::Ipv6HopLimit(h) => ttl = u8::try_from(h).ok(),
-                    ControlMessageOwned::Ipv6PacketInfo(pi) => {
-                        dst = Some(Ipv6Addr::from(pi.ipi6_addr.s6_addr))
-                    }
-                    _ => {}
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrIn6>(
+        s.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_DONTWAIT,
+    )
+    .map_err(io::Error::from)?;
+    let mut hop_limit = None;
+    let mut dst = None;
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            match c {
+                ControlMessageOwned::Ipv6HopLimit(h) => hop_limit = u8::try_from(h).ok(),
+                ControlMessageOwned::Ipv6PacketInfo(pi) => {
+                    dst = Some(Ipv6Addr::from(pi.ipi6_addr.s6_addr))
                 }
+                _ => {}
             }
         }
-        (msg.bytes, msg.address.map(|a| a.ip()), ttl, dst)
-    };
-    let (Some(src), Some(ttl), Some(dst)) = (src, ttl, dst) else {
-        return Ok(None);
-    };
-    buf.truncate(n);
-    Ok(Some(Received {
-        src: IpAddr::V6(src),
-        dst: IpAddr::V6(dst),
-        ttl,
-        vrrp: buf,
-    }))
+    }
+    let src = msg.address.map(|a| a.ip());
+    match (src, dst) {
+        (Some(src), Some(dst)) => Ok(RecvMeta::V6 {
+            len: msg.bytes,
+            meta: Ipv6Meta {
+                src,
+                dst,
+                hop_limit,
+            },
+        }),
+        _ => Ok(RecvMeta::V6 {
+            len: 0,
+            meta: Ipv6Meta {
+                src: Ipv6Addr::UNSPECIFIED,
+                dst: Ipv6Addr::UNSPECIFIED,
+                hop_limit,
+            },
+        }),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn split_ipv4_reads_ttl_addresses_and_payload() {
-        let mut p = vec![
-            0x45, 0, 0, 28, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18,
-        ];
-        p.extend_from_slice(&[0x21, 51, 100, 1, 0, 1, 0, 0]);
-        let r = split_ipv4(&p).expect("valid header");
-        assert_eq!(r.src, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
-        assert_eq!(r.dst, IpAddr::V4(VRRP_GROUP_V4));
-        assert_eq!(r.ttl, 255);
-        assert_eq!(r.vrrp, vec![0x21, 51, 100, 1, 0, 1, 0, 0]);
-    }
-
-    #[test]
-    fn split_ipv4_rejects_short_or_non_v4() {
-        assert!(split_ipv4(&[0x45; 10]).is_none());
-        assert!(split_ipv4(&[0x60; 40]).is_none());
-        let mut bad_ihl = vec![0x4f; 20];
-        bad_ihl[0] = 0x4f; // IHL 60 bytes > packet
-        assert!(split_ipv4(&bad_ihl).is_none());
-    }
 
     #[test]
     fn unicast_destinations_are_the_peers() {
