@@ -17,6 +17,25 @@
 //!
 //! All external commands (`ip`, `nft`, programs under test) run with a
 //! deadline: no wait in this module is unbounded.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use testlab::netns::Topology;
+//! # fn main() -> Result<(), testlab::netns::LabError> {
+//! // Two hosts on bridge `lan`: a has 10.0.0.1/24 + fd00::1/64, b .2 / ::2.
+//! let mut lab = Topology::lan(&["a", "b"], "10.0.0").build()?;
+//! let a = lab.host("a")?.clone();
+//! let out = a.run(&["busybox", "ping", "-c1", "10.0.0.2"], Duration::from_secs(5))?;
+//! assert_eq!(out.code(), Some(0));
+//! let mut daemon = a.spawn(&["some-daemon", "-n"])?; // output in files
+//! let vip = std::net::IpAddr::from([10, 0, 0, 100]);
+//! let took = lab.wait_sole_holder(vip, "a", Duration::from_secs(5))?.elapsed;
+//! lab.partition("a")?; // nft drops a's frames on the bridge
+//! lab.heal("a")?;
+//! daemon.stop(nix::sys::signal::Signal::SIGTERM, Duration::from_secs(3))?;
+//! # let _ = took; Ok(()) }
+//! // Dropping `lab` kills what runs inside and deletes the namespaces.
+//! ```
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -1148,6 +1167,12 @@ impl Host {
     pub fn set_link(&self, iface: &str, up: bool) -> Result<()> {
         self.ip(&["link", "set", iface, if up { "up" } else { "down" }])
             .map(drop)
+    }
+
+    /// Sets sysctls inside the host (`("net.ipv4.conf.lo.arp_ignore",
+    /// "1")`), e.g. for an LVS-DR real server.
+    pub fn sysctl(&self, settings: &[(&str, &str)]) -> Result<()> {
+        sysctls(&self.ns, settings)
     }
 
     /// Pids of the processes running inside the host.

@@ -530,6 +530,12 @@ fn keepalived_master_crash_moves_the_vip_within_master_down() {
             .unwrap_or(true),
         "the crashed master kept its VIP"
     );
+    // The whole process group died: keepalived's VRRP child too.
+    let left = p.lab.host("a").and_then(|h| h.pids()).unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "processes left in a after SIGKILL: {left:?}"
+    );
     // RFC 3768 6.4.2: the backup takes over after Master_Down_Interval =
     // 3 x advert_int + skew since the last advert it heard, which was at
     // most one advert_int before the kill, hence the 0.4 s margin only.
