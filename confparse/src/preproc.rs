@@ -34,7 +34,10 @@ pub const MAX_SUBST_PASSES: usize = 64;
 /// Cap on lines produced by `~SEQ`/`~LST` in one load.
 pub const MAX_GENERATED: u64 = 1_000_000;
 /// Cap on lines replayed from multi-line definitions in one load.
-pub const MAX_REPLAYED: u64 = 5_000_000;
+pub const MAX_REPLAYED: u64 = 1_000_000;
+/// Cap on logical lines produced by one load (substitution can feed a
+/// brace split forever: `$A={ $A`; keepalived loops until killed).
+pub const MAX_OUTPUT_LINES: usize = 4_000_000;
 /// Cap on nested include files.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
 
@@ -96,8 +99,20 @@ pub fn read_config_from_str(
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
 ) -> PreprocOutput {
+    read_config_from_bytes(text.as_bytes(), virtual_path, opts, sources, diags)
+}
+
+/// [`read_config_from_str`] for raw bytes (not necessarily UTF-8: decoded
+/// lossily with a warning, as files are).
+pub fn read_config_from_bytes(
+    bytes: &[u8],
+    virtual_path: &Path,
+    opts: &PreprocOptions,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) -> PreprocOutput {
     let mut p = Preproc::new(opts, sources, diags);
-    p.open_text(virtual_path, text.as_bytes());
+    p.open_text(virtual_path, bytes);
     p.run()
 }
 
@@ -203,7 +218,8 @@ struct Preproc<'a> {
     /// Keywords that opened the blocks we are in (for `include_check` and
     /// `random_seed`, which only act inside `global_defs`).
     blocks: Vec<String>,
-    last_keyword: String,
+    /// Index in `out` of the last statement that was not a brace.
+    last_statement: Option<usize>,
     out: Vec<LogicalLine>,
 }
 
@@ -236,7 +252,7 @@ impl<'a> Preproc<'a> {
             replayed: 0,
             gen_capped: false,
             blocks: Vec::new(),
-            last_keyword: String::new(),
+            last_statement: None,
             out: Vec::new(),
         };
         // set_std_definitions()
@@ -952,6 +968,17 @@ impl<'a> Preproc<'a> {
         if let Some(line) = take_statement(&mut buf, self.diags) {
             self.track_blocks(&line);
             self.out.push(line);
+            if self.out.len() >= MAX_OUTPUT_LINES {
+                let span = Some(buf.line_span());
+                self.error(
+                    ErrClass::GeneralError,
+                    span,
+                    format!(
+                        "more than {MAX_OUTPUT_LINES} statements (runaway expansion?) - stopping"
+                    ),
+                );
+                return false;
+            }
         }
         if !buf.is_empty() {
             self.residue = Some(buf);
@@ -1178,7 +1205,8 @@ impl<'a> Preproc<'a> {
         if at(p) == 0 || at(p) == b')' || p == var_start {
             return Err(format!("Invalid ~SEQ definition '{v}'"));
         }
-        p += 1; // the separator (keepalived skips any character here)
+        // The separator: keepalived skips any character here.
+        p += v[p..].chars().next().map_or(1, char::len_utf8);
         while is_blank(at(p)) {
             p += 1;
         }
@@ -1580,14 +1608,20 @@ impl<'a> Preproc<'a> {
     /// `global_defs` keywords that change preprocessing.
     fn track_blocks(&mut self, line: &LogicalLine) {
         if line.is_open() {
-            self.blocks.push(std::mem::take(&mut self.last_keyword));
+            let kw = self
+                .last_statement
+                .take()
+                .and_then(|i| self.out.get(i))
+                .map(|l| l.keyword().to_string())
+                .unwrap_or_default();
+            self.blocks.push(kw);
             return;
         }
         if line.is_close() {
             self.blocks.pop();
             return;
         }
-        self.last_keyword = line.keyword().to_string();
+        self.last_statement = Some(self.out.len());
         let in_global = self.blocks.len() == 1 && self.blocks[0] == "global_defs";
         if !in_global {
             return;
@@ -2237,6 +2271,20 @@ mod tests {
         assert_eq!(w[1].text, "10.0.0.1");
         assert_eq!((w[1].span.line, w[1].span.col, w[1].span.len), (2, 8, 6));
         assert_eq!((w[2].span.line, w[2].span.col), (2, 15));
+    }
+
+    #[test]
+    fn multibyte_text_in_generators_is_safe() {
+        // Found by fuzzing: the ~SEQ separator skip landed inside a char.
+        let (_, d) = run(
+            "~SEQ(k+ \u{fffd}\u{fffd}2) x\n~LST(\u{e9}, \u{e9}) y\n",
+            &PreprocOptions::default(),
+        );
+        assert!(d.has_errors());
+        assert_eq!(
+            lines("~LST(v, \u{e9}a, b) x_$v\n"),
+            vec!["x_\u{e9}a", "x_b"]
+        );
     }
 
     #[test]
