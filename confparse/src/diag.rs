@@ -114,8 +114,10 @@ impl Diagnostics {
 
     pub fn push(&mut self, d: Diagnostic) {
         // One diagnostic per problem: keepalived prints many twice (once per
-        // parsing process); we drop exact repeats.
-        if !self.items.contains(&d) {
+        // parsing process); we drop exact repeats. Repeats are adjacent, so
+        // only the last few are compared: a full scan made loading a
+        // config with many diagnostics quadratic.
+        if !self.items.iter().rev().take(16).any(|x| x == &d) {
             self.items.push(d);
         }
     }

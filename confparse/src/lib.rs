@@ -1,13 +1,203 @@
 //! keepalived.conf → validated, defaults-filled [`Model`]. Pure: reads files,
 //! opens no sockets and starts no threads. The same path serves `-t` and the
 //! daemon.
+//!
+//! Entry points: [`check`] (everything `-t` reports, and the model when the
+//! configuration can run) and [`load`] (the model or the report).
 
 pub mod diag;
+pub mod global;
+pub mod keywords;
 pub mod lexer;
 pub mod lvs;
+pub mod model;
+pub mod parse;
 pub mod preproc;
 pub mod shell;
 pub mod source;
 
 pub use diag::{Diagnostic, Diagnostics, ErrClass, Severity};
+pub use model::*;
 pub use source::{FileId, SourceMap, Span};
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// What a load needs to know about the machine and the command line.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `-i/--config-id`: the id `@ID` lines are matched against.
+    pub config_id: Option<String>,
+    /// `-e/--all-config`: any missing include is fatal.
+    pub all_config: bool,
+    /// Names of the interfaces that exist (keepalived checks instance
+    /// interfaces against the kernel's list). `None` = do not check.
+    pub interfaces: Option<HashSet<String>>,
+    /// Check scripts on disk (existence, ownership, permissions) the way
+    /// keepalived's script security does. Off for pure unit tests.
+    pub check_scripts: bool,
+}
+
+impl LoadOptions {
+    /// Options for checking a configuration on this machine: interfaces
+    /// from /sys/class/net, scripts checked on disk.
+    pub fn for_this_host() -> Self {
+        LoadOptions {
+            interfaces: host_interfaces(),
+            check_scripts: true,
+            ..Default::default()
+        }
+    }
+}
+
+/// The interface names in /sys/class/net, if readable.
+pub fn host_interfaces() -> Option<HashSet<String>> {
+    let rd = std::fs::read_dir("/sys/class/net").ok()?;
+    Some(
+        rd.filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+    )
+}
+
+/// Everything a load found: the files read, the diagnostics, and the model
+/// when the configuration can run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub path: PathBuf,
+    pub sources: SourceMap,
+    pub diagnostics: Diagnostics,
+    pub model: Option<Model>,
+}
+
+impl Report {
+    /// keepalived 2.2.7's `-t` exit status for this configuration.
+    pub fn exit_status(&self) -> i32 {
+        self.diagnostics.exit_status()
+    }
+
+    /// The diagnostics rendered like a compiler's.
+    pub fn render(&self) -> String {
+        self.diagnostics.render(&self.sources)
+    }
+}
+
+/// Parse and validate the configuration at `path`, as `keepalived -t`
+/// does. `model` is `None` when keepalived could not run it (a fatal class
+/// or a missing parameter).
+pub fn check(path: &Path, opts: &LoadOptions) -> Report {
+    let mut sources = SourceMap::new();
+    let mut diagnostics = Diagnostics::new();
+    let popts = preproc::PreprocOptions {
+        config_id: opts.config_id.clone(),
+        all_config: opts.all_config,
+        ..Default::default()
+    };
+    let lines = preproc::read_config(path, &popts, &mut sources, &mut diagnostics);
+    let model = check_lines(&lines, opts, &mut diagnostics);
+    Report {
+        path: path.to_path_buf(),
+        sources,
+        diagnostics,
+        model,
+    }
+}
+
+/// The part of [`check`] after preprocessing: walk the logical lines,
+/// build and validate the model.
+pub fn check_lines(
+    lines: &[lexer::LogicalLine],
+    opts: &LoadOptions,
+    diagnostics: &mut Diagnostics,
+) -> Option<Model> {
+    let mut cx = keywords::Cx::new(diagnostics, opts);
+    let top = Box::new(keywords::TableFrame::<global::ConfB, ()>::new(
+        global::ConfB::default(),
+        None,
+    ));
+    let mut top = parse::walk(lines, top, &mut cx);
+    let conf = top
+        .state_for(std::any::TypeId::of::<global::ConfB>())
+        .and_then(|a| a.downcast_mut::<global::ConfB>())
+        .map(std::mem::take)
+        .unwrap_or_default();
+    let missing = cx.missing_parameter;
+    let model = conf.model;
+    if missing || diagnostics.exit_status() == diag::exit::FATAL {
+        return None;
+    }
+    Some(model)
+}
+
+/// Load the configuration for running: the model and its (non-fatal)
+/// diagnostics, or the whole report when it cannot run.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<(Model, Diagnostics), Box<Report>> {
+    let mut r = check(path, opts);
+    match r.model.take() {
+        Some(m) => Ok((m, r.diagnostics)),
+        None => Err(Box::new(r)),
+    }
+}
+
+/// Split a command on blanks, honouring single and double quotes and
+/// backslash escapes (the subset of keepalived's script splitting,
+/// reference 1.3, that commands in configurations use).
+pub fn shell_words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut have = false;
+    let mut quote: Option<char> = None;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some('"'), '\\') => match chars.next() {
+                Some(n) => cur.push(n),
+                None => cur.push('\\'),
+            },
+            (Some(_), c) => cur.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                have = true;
+            }
+            (None, '\\') => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                    have = true;
+                }
+            }
+            (None, c) if c.is_whitespace() => {
+                if have || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                    have = false;
+                }
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if have || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// [`check_lines`] on a string, split by the lexer only (no include, `@`,
+/// `$` or `~` preprocessing): for tests of the keyword tables.
+pub fn check_str(text: &str, opts: &LoadOptions) -> Report {
+    let mut sources = SourceMap::new();
+    let mut diagnostics = Diagnostics::new();
+    let file = sources.add(PathBuf::from("keepalived.conf"), text.to_string());
+    let mut lines = Vec::new();
+    for (i, l) in text.split('\n').enumerate() {
+        let l = l.strip_suffix('\r').unwrap_or(l);
+        let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        lines.extend(lexer::split_line(file, n, l, &mut diagnostics));
+    }
+    let model = check_lines(&lines, opts, &mut diagnostics);
+    Report {
+        path: PathBuf::from("keepalived.conf"),
+        sources,
+        diagnostics,
+        model,
+    }
+}
