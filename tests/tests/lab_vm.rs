@@ -154,6 +154,45 @@ fn vm_lvs_dr_by_hand_round_robins() {
     assert_eq!(addrs, ["10.0.0.100:80"]);
 }
 
+/// The kprobe counters of `kr_trace_ipvs_*` tell what the kernel did: the
+/// re-added destination came back from the trash (add without new).
+#[test]
+fn vm_ipvs_kprobe_counters() {
+    if !lab_guard("vm_ipvs_kprobe_counters", NEEDS) {
+        return;
+    }
+    let out = basics();
+    let count = |f: &str| out.value(&format!("trace.{f}")).map(str::to_string);
+    let got: Vec<(&str, String)> = [
+        "ip_vs_add_service",
+        "ip_vs_edit_service",
+        "ip_vs_unlink_service",
+        "ip_vs_add_dest",
+        "ip_vs_new_dest",
+        "ip_vs_edit_dest",
+        "ip_vs_del_dest",
+        "__ip_vs_del_dest",
+    ]
+    .into_iter()
+    .map(|f| (f, count(f).unwrap_or_else(|e| panic!("{e}"))))
+    .collect();
+    let want: Vec<(&str, String)> = [
+        ("ip_vs_add_service", 0),
+        ("ip_vs_edit_service", 0),
+        ("ip_vs_unlink_service", 1),
+        ("ip_vs_add_dest", 2),
+        ("ip_vs_new_dest", 1),
+        ("ip_vs_edit_dest", 1),
+        ("ip_vs_del_dest", 1),
+        // One by `ipvsadm -d`, three when the service goes.
+        ("__ip_vs_del_dest", 4),
+    ]
+    .into_iter()
+    .map(|(f, n)| (f, n.to_string()))
+    .collect();
+    assert_eq!(got, want);
+}
+
 /// A VM that never reports is an error when its deadline passes, not a hang
 /// or a skip (cheap: killed during boot).
 #[test]
