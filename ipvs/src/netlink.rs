@@ -245,6 +245,31 @@ impl NetlinkIpvs {
         dump: bool,
         op: &str,
     ) -> Result<Vec<IpvsMessage>, IpvsError> {
+        self.exchange(msg, dump, op, None)
+    }
+
+    /// Like a service dump (`dests: None`) or a destination dump, but also
+    /// returns the kernel's reply datagrams as received, for byte fixtures.
+    pub fn dump_raw(&mut self, dests_of: Option<&ServiceKey>) -> Result<Vec<Vec<u8>>, IpvsError> {
+        let (msg, op) = match dests_of {
+            None => (IpvsMessage::dump_services(), "list services".to_string()),
+            Some(k) => (
+                IpvsMessage::dump_dests(k),
+                format!("list destinations of {k}"),
+            ),
+        };
+        let mut raw = Vec::new();
+        self.exchange(msg, true, &op, Some(&mut raw))?;
+        Ok(raw)
+    }
+
+    fn exchange(
+        &mut self,
+        msg: IpvsMessage,
+        dump: bool,
+        op: &str,
+        mut raw: Option<&mut Vec<Vec<u8>>>,
+    ) -> Result<Vec<IpvsMessage>, IpvsError> {
         'attempt: for _ in 0..DUMP_RETRIES {
             let seq = self.next_seq();
             let flags = if dump { NLM_F_DUMP } else { NLM_F_ACK };
@@ -256,6 +281,9 @@ impl NetlinkIpvs {
             while Instant::now() < deadline {
                 let family = self.family_id;
                 let data = self.recv(op)?;
+                if let Some(raw) = raw.as_deref_mut() {
+                    raw.push(data.to_vec());
+                }
                 let replies = decode_replies(data, family).map_err(|source| IpvsError::Decode {
                     op: op.to_string(),
                     source,
@@ -269,6 +297,9 @@ impl NetlinkIpvs {
                         ReplyBody::Message(m) => got.push(m),
                         ReplyBody::Ack | ReplyBody::Done(0) => {
                             if interrupted {
+                                if let Some(raw) = raw.as_deref_mut() {
+                                    raw.clear();
+                                }
                                 continue 'attempt;
                             }
                             return Ok(got);

@@ -448,11 +448,22 @@ impl Reconciler {
         client: &mut C,
         policy: StopPolicy,
     ) -> Result<ReconcileReport, IpvsError> {
-        let ops = if policy == StopPolicy::Keep {
-            vec![]
-        } else {
-            let actual = read_table(client)?;
-            plan_stop(&actual, &self.owned, policy)
+        let ops = match policy {
+            StopPolicy::Keep => vec![],
+            StopPolicy::FlushAll => vec![Op::Flush],
+            // Only the service list is needed: skip the per-service dumps.
+            StopPolicy::DeleteServices => {
+                let actual = ActualTable {
+                    services: client
+                        .services()?
+                        .into_iter()
+                        .map(|e| (e.service, vec![]))
+                        .collect(),
+                    timeouts: None,
+                };
+                plan_stop(&actual, &self.owned, policy)
+            }
+            StopPolicy::DeleteEach => plan_stop(&read_table(client)?, &self.owned, policy),
         };
         let applied = apply(client, &ops);
         if applied.is_ok() && policy != StopPolicy::Keep {

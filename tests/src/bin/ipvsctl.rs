@@ -11,6 +11,7 @@
 //! ipvsctl bench DESIRED.json                   add from empty, no-change pass, remove
 //! ipvsctl exec  OPS.json                       run ops (pipelined), one result line each
 //! ipvsctl info                                 version, timeouts, sync daemons
+//! ipvsctl raw                                  family id and the raw dump datagrams, hex
 //! ```
 
 use std::collections::BTreeSet;
@@ -75,6 +76,27 @@ fn run(args: &[String]) -> Result<bool, String> {
                     d.mcast_port,
                     d.mcast_ttl
                 );
+            }
+            Ok(true)
+        }
+        (Some("raw"), _) => {
+            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+            println!("family {}", c.family_id());
+            let services = c.services().map_err(|e| e.to_string())?;
+            for d in c.dump_raw(None).map_err(|e| e.to_string())? {
+                println!("services {}", hex(&d));
+            }
+            for s in services {
+                for d in c
+                    .dump_raw(Some(&s.service.key))
+                    .map_err(|e| e.to_string())?
+                {
+                    println!(
+                        "dests {} {}",
+                        serde_json::to_string(&s.service.key).map_err(|e| e.to_string())?,
+                        hex(&d)
+                    );
+                }
             }
             Ok(true)
         }
