@@ -10,10 +10,11 @@
 //!   configured by `InstanceCfg`; `next_deadline()` is its only timer.
 //! - [`timers`]: the `Instant` clock type and the skew / master-down formulas.
 //!
-//! [`io`] executes the actions on real sockets and netlink.
+//! [`io`] and [`runtime`] execute the actions on real sockets and netlink.
 pub mod auth;
 pub mod check;
 pub mod fsm;
 pub mod io;
 pub mod packet;
+pub mod runtime;
 pub mod timers;

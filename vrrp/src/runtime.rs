@@ -1,0 +1,439 @@
+//! The VRRP runtime: one tokio task per `vrrp_instance`, each the single
+//! owner of its state machine, sockets, VIPs and timers (holo's pattern).
+//! A task waits on its advert socket, its control channel and its next
+//! deadline; every event becomes a synchronous `fsm::Instance::step` and
+//! the resulting actions are executed here (send, VIPs, GARP/NA, notify).
+//! No lock is held across an await; dropping the runtime aborts the tasks.
+
+use crate::check::{Receiver, RxError};
+use crate::fsm::{Action, Input, Instance, NotifyState, State};
+use crate::io::garp::FrameSender;
+use crate::io::garp_plan::GarpPacer;
+use crate::io::netlink::{LinkEvent, LinkMonitor, Netlink, Vip};
+use crate::io::notify;
+use crate::io::socket::{RecvMeta, VrrpSocket, RECV_BUF};
+use crate::io::IoError;
+use crate::timers;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant as TokioInstant;
+use tracing::{debug, info, warn};
+
+mod spec;
+pub use spec::{InstanceSpec, SpecError};
+
+#[cfg(test)]
+mod lab_tests;
+
+/// Errors that stop the runtime from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("({instance}) {source}")]
+    Io {
+        instance: String,
+        #[source]
+        source: IoError,
+    },
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("{0}")]
+    Setup(IoError),
+}
+
+/// Daemon-level switches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeOpts {
+    /// Remove VIPs on stop (false with `-V/--dont-release-vrrp`).
+    pub release_on_stop: bool,
+}
+
+impl Default for RuntimeOpts {
+    fn default() -> Self {
+        RuntimeOpts {
+            release_on_stop: true,
+        }
+    }
+}
+
+/// Messages to an instance task.
+#[derive(Debug)]
+pub enum InstanceMsg {
+    /// Link state of an interface changed.
+    Link { ifindex: u32, up: bool },
+    /// Stop: resign (priority 0) if master, remove VIPs, run notify_stop,
+    /// then acknowledge.
+    Stop(oneshot::Sender<()>),
+}
+
+/// A task handle that aborts the task when dropped.
+#[derive(Debug)]
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+struct InstanceHandle {
+    name: String,
+    tx: mpsc::Sender<InstanceMsg>,
+    task: Option<AbortOnDrop>,
+}
+
+/// Every instance of a configuration, running.
+pub struct Runtime {
+    instances: Vec<InstanceHandle>,
+    _link_monitor: LinkMonitor,
+    _link_pump: AbortOnDrop,
+}
+
+impl Runtime {
+    /// Resolves interfaces and addresses, opens sockets, removes VIPs left
+    /// over from an earlier run and starts one task per instance. Needs a
+    /// tokio runtime and CAP_NET_ADMIN + CAP_NET_RAW.
+    pub async fn start(
+        model: &confparse::Model,
+        opts: RuntimeOpts,
+    ) -> Result<Runtime, RuntimeError> {
+        let nl = Arc::new(Netlink::open().map_err(RuntimeError::Setup)?);
+        let frames = Arc::new(FrameSender::open().map_err(RuntimeError::Setup)?);
+        let (monitor, mut link_rx) = LinkMonitor::spawn().map_err(RuntimeError::Setup)?;
+        let epoch = TokioInstant::now();
+        let mut instances = Vec::new();
+        for cfg in &model.instances {
+            let spec = InstanceSpec::resolve(model, cfg, &nl).await?;
+            let name = spec.name.clone();
+            let task = InstanceTask::new(spec, nl.clone(), frames.clone(), epoch, opts)?;
+            let (tx, rx) = mpsc::channel(64);
+            let handle = tokio::spawn(task.run(rx));
+            instances.push(InstanceHandle {
+                name,
+                tx,
+                task: Some(AbortOnDrop(handle)),
+            });
+        }
+        // Link events fan out to every instance; each keeps what concerns it.
+        let txs: Vec<mpsc::Sender<InstanceMsg>> = instances.iter().map(|i| i.tx.clone()).collect();
+        let pump = tokio::spawn(async move {
+            while let Some(ev) = link_rx.recv().await {
+                let (ifindex, up) = match ev {
+                    LinkEvent::Changed(l) => (l.index, l.up),
+                    LinkEvent::Deleted { index, .. } => (index, false),
+                };
+                for tx in &txs {
+                    let _ = tx.send(InstanceMsg::Link { ifindex, up }).await;
+                }
+            }
+        });
+        Ok(Runtime {
+            instances,
+            _link_monitor: monitor,
+            _link_pump: AbortOnDrop(pump),
+        })
+    }
+
+    /// Names of the running instances.
+    pub fn instance_names(&self) -> Vec<String> {
+        self.instances.iter().map(|i| i.name.clone()).collect()
+    }
+
+    /// Stops every instance (priority-0 adverts, VIPs removed) and waits
+    /// for each, at most 5 s in all.
+    pub async fn stop(mut self) {
+        let mut acks = Vec::new();
+        for i in &self.instances {
+            let (tx, rx) = oneshot::channel();
+            if i.tx.send(InstanceMsg::Stop(tx)).await.is_ok() {
+                acks.push(rx);
+            }
+        }
+        let all = futures::future::join_all(acks);
+        if tokio::time::timeout(Duration::from_secs(5), all)
+            .await
+            .is_err()
+        {
+            warn!("some VRRP instances did not stop within 5 s");
+        }
+        for i in &mut self.instances {
+            if let Some(mut t) = i.task.take() {
+                // Let a finished task end normally; abort the rest on drop.
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(100), async { (&mut t.0).await })
+                        .await;
+                drop(t);
+            }
+        }
+    }
+}
+
+/// The state of one instance's task.
+struct InstanceTask {
+    spec: InstanceSpec,
+    fsm: Instance,
+    rx: Receiver,
+    sock: VrrpSocket,
+    nl: Arc<Netlink>,
+    frames: Arc<FrameSender>,
+    epoch: TokioInstant,
+    opts: RuntimeOpts,
+    garp: GarpPacer<TokioInstant>,
+    vips_installed: bool,
+    actions: Vec<Action>,
+}
+
+impl InstanceTask {
+    fn new(
+        spec: InstanceSpec,
+        nl: Arc<Netlink>,
+        frames: Arc<FrameSender>,
+        epoch: TokioInstant,
+        opts: RuntimeOpts,
+    ) -> Result<Self, RuntimeError> {
+        let fsm = Instance::new(spec.fsm.clone()).map_err(|source| {
+            RuntimeError::Spec(SpecError::Cfg {
+                instance: spec.name.clone(),
+                source,
+            })
+        })?;
+        let sock = VrrpSocket::open(spec.socket.clone()).map_err(|source| RuntimeError::Io {
+            instance: spec.name.clone(),
+            source,
+        })?;
+        let rx = Receiver::new(fsm.cfg().rx_cfg());
+        Ok(InstanceTask {
+            spec,
+            fsm,
+            rx,
+            sock,
+            nl,
+            frames,
+            epoch,
+            opts,
+            garp: GarpPacer::new(),
+            vips_installed: false,
+            actions: Vec::new(),
+        })
+    }
+
+    fn now(&self) -> timers::Instant {
+        timers::Instant::from_duration(TokioInstant::now().saturating_duration_since(self.epoch))
+    }
+
+    /// Steps the state machine and performs what it asks for.
+    async fn step(&mut self, input: Input) {
+        let now = self.now();
+        let mut actions = std::mem::take(&mut self.actions);
+        self.fsm.step_into(now, input, &mut actions);
+        for a in actions.drain(..) {
+            self.perform(a).await;
+        }
+        self.actions = actions;
+    }
+
+    async fn run(mut self, mut ctl: mpsc::Receiver<InstanceMsg>) {
+        self.step(Input::Startup).await;
+        let mut buf = vec![0u8; RECV_BUF];
+        loop {
+            let fsm_due = self
+                .fsm
+                .next_deadline()
+                .map(|t| self.epoch + t.as_duration());
+            let garp_due = self.garp.next_due();
+            tokio::select! {
+                r = self.sock.recv(&mut buf) => match r {
+                    Ok(meta) => self.process_vrrp_packet(&buf, meta).await,
+                    Err(e) => {
+                        warn!("({}) {e}", self.spec.name);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                m = ctl.recv() => match m {
+                    Some(InstanceMsg::Link { ifindex, up }) => self.process_link(ifindex, up).await,
+                    Some(InstanceMsg::Stop(ack)) => {
+                        self.process_stop().await;
+                        let _ = ack.send(());
+                        return;
+                    }
+                    None => return,
+                },
+                _ = sleep_until_opt(fsm_due) => self.step(Input::Timer).await,
+                _ = sleep_until_opt(garp_due) => self.send_due_garps(),
+            }
+        }
+    }
+
+    /// One packet from the advert socket: receive checks (counted per
+    /// reason by the receiver), then the state machine.
+    async fn process_vrrp_packet(&mut self, buf: &[u8], meta: RecvMeta) {
+        let master = self.fsm.followed_master();
+        let res = match meta {
+            RecvMeta::V4 { len } => self.rx.check_ipv4(&buf[..len], master),
+            RecvMeta::V6 { len, meta } => self.rx.check_ipv6(&buf[..len], &meta, master),
+        };
+        match res {
+            Ok(adv) => self.step(Input::Advert(adv)).await,
+            Err(RxError::Vrid(_)) => {}
+            Err(e) => debug!("({}) {e}", self.spec.name),
+        }
+    }
+
+    async fn process_link(&mut self, ifindex: u32, up: bool) {
+        if ifindex != self.spec.socket.ifindex || self.spec.dont_track_primary {
+            return;
+        }
+        let state = self.fsm.state();
+        // Only transitions matter; repeated notifications are common.
+        if up == (state != State::Fault) {
+            return;
+        }
+        if !up {
+            info!("Netlink reports {} down", self.spec.socket.ifname);
+        } else {
+            info!("Netlink reports {} up", self.spec.socket.ifname);
+        }
+        self.step(if up {
+            Input::InterfaceUp
+        } else {
+            Input::InterfaceDown
+        })
+        .await;
+    }
+
+    async fn process_stop(&mut self) {
+        self.step(Input::Shutdown).await;
+        if self.opts.release_on_stop && self.vips_installed {
+            self.remove_vips().await;
+        }
+    }
+
+    async fn perform(&mut self, a: Action) {
+        match a {
+            Action::SendAdvert { priority } => self.send_advert(priority),
+            Action::AddVips => self.add_vips().await,
+            Action::RemoveVips => {
+                // On stop with -V the VIPs stay (keepalived --dont-release-vrrp).
+                if self.opts.release_on_stop || self.fsm.state() != State::Stop {
+                    self.remove_vips().await;
+                }
+            }
+            Action::SendGarp { count, spacing } => {
+                let n = self.spec.vips.len() + self.spec.evips.len();
+                if count > 0 && n > 0 {
+                    let names: Vec<String> = self
+                        .spec
+                        .vips
+                        .iter()
+                        .chain(&self.spec.evips)
+                        .map(|v| v.addr.to_string())
+                        .collect();
+                    info!(
+                        "({}) Sending/queueing gratuitous ARPs on {} for {}",
+                        self.spec.name,
+                        self.spec.socket.ifname,
+                        names.join(" ")
+                    );
+                    self.garp.queue(TokioInstant::now(), count, n, spacing);
+                    self.send_due_garps();
+                }
+            }
+            Action::Notify { state, priority } => self.notify(state, priority),
+            Action::NotifyMasterRxLowerPri { .. } => {}
+            Action::Log(line) => info!("{line}"),
+        }
+        if self.fsm.state() != State::Master {
+            self.garp.clear();
+        }
+    }
+
+    fn notify(&self, state: NotifyState, priority: u8) {
+        let n = &self.spec.notify;
+        let (word, script) = match state {
+            NotifyState::Master => ("MASTER", &n.master),
+            NotifyState::Backup => ("BACKUP", &n.backup),
+            NotifyState::Fault => ("FAULT", &n.fault),
+            NotifyState::Stop => ("STOP", &n.stop),
+        };
+        if let Some(c) = script {
+            notify::spawn(c);
+        }
+        if let Some(c) = &n.generic {
+            notify::spawn(&c.with_args(notify::generic_args(&self.spec.name, word, priority)));
+        }
+    }
+
+    fn send_advert(&mut self, priority: u8) {
+        for dst in self.spec.socket.destinations() {
+            match self.spec.advert(priority, dst) {
+                Ok(pkt) => {
+                    if let Err(e) = self.sock.send_to(&pkt, dst) {
+                        debug!("({}) {e}", self.spec.name);
+                    }
+                }
+                Err(e) => warn!("({}) cannot encode advert: {e}", self.spec.name),
+            }
+        }
+    }
+
+    async fn add_vips(&mut self) {
+        info!("({}) setting VIPs.", self.spec.name);
+        for v in self.spec.vips.iter().chain(&self.spec.evips) {
+            if let Err(e) = self.nl.add_vip(v).await {
+                warn!("({}) {e}", self.spec.name);
+            }
+        }
+        self.vips_installed = true;
+    }
+
+    async fn remove_vips(&mut self) {
+        info!("({}) removing VIPs.", self.spec.name);
+        for v in self.spec.vips.iter().chain(&self.spec.evips) {
+            if let Err(e) = self.nl.del_vip(v).await {
+                warn!("({}) {e}", self.spec.name);
+            }
+        }
+        self.vips_installed = false;
+    }
+
+    /// Sends the GARPs (IPv4) / unsolicited NAs (IPv6) now due.
+    fn send_due_garps(&mut self) {
+        let due = self.garp.take_due(TokioInstant::now());
+        let all: Vec<&Vip> = self.spec.vips.iter().chain(&self.spec.evips).collect();
+        for i in due {
+            let Some(v) = all.get(i) else { continue };
+            let Some(mac) = self.spec.mac_of(v.ifindex) else {
+                continue;
+            };
+            let res = match v.addr {
+                IpAddr::V4(a) => {
+                    info!("Sending gratuitous ARP on {} for {a}", v.ifname);
+                    self.frames.send_garp(v.ifindex, mac, a)
+                }
+                IpAddr::V6(a) => {
+                    let Some(src) = self.spec.link_local_of(v.ifindex) else {
+                        continue;
+                    };
+                    info!(
+                        "Sending unsolicited Neighbour Advert on {} for {a}",
+                        v.ifname
+                    );
+                    let router = Netlink::ipv6_forwarding(&v.ifname);
+                    self.frames.send_na(v.ifindex, mac, src, a, router)
+                }
+            };
+            if let Err(e) = res {
+                debug!("({}) {e}", self.spec.name);
+            }
+        }
+    }
+}
+
+async fn sleep_until_opt(t: Option<TokioInstant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,303 @@
+//! Lab tests of the runtime alone (no config parser, no daemon): two
+//! runtimes, each on a thread inside its own lab namespace, elect a master,
+//! fail over on a stop, and count hostile packets. They need root.
+
+use super::{Runtime, RuntimeOpts};
+use confparse::model::{
+    AuthCfg, AuthTypeCfg, Model, NotifyCfg, VipCfg, VrrpInstanceCfg, VrrpStateCfg,
+};
+use confparse::{FileId, Span};
+use std::net::IpAddr;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+use testlab::netns::{Lab, Topology};
+use testlab::Need;
+
+const NEEDS: &[Need] = &[Need::Root, Need::Program("ip")];
+
+fn span() -> Span {
+    Span::new(FileId(0), 1, 1, 0)
+}
+
+/// A v2 instance on eth0 with keepalived's defaults.
+pub(crate) fn instance(vrid: u8, priority: u8, vip: &str, version: u8) -> VrrpInstanceCfg {
+    let (addr, prefix) = vip.split_once('/').unwrap_or((vip, "32"));
+    let addr: IpAddr = addr.parse().unwrap_or_else(|e| panic!("{vip}: {e}"));
+    let prefix: u8 = prefix.parse().unwrap_or(32);
+    VrrpInstanceCfg {
+        name: format!("VI_{vrid}"),
+        state: VrrpStateCfg::Backup,
+        interface: Some("eth0".into()),
+        vrid,
+        priority,
+        version,
+        ipv6: addr.is_ipv6(),
+        advert_int: Duration::from_secs(1),
+        auth: (version == 2).then(|| AuthCfg {
+            auth_type: AuthTypeCfg::Pass,
+            auth_pass: b"s3cr3t".to_vec(),
+        }),
+        vips: vec![VipCfg {
+            addr,
+            prefix,
+            dev: None,
+            label: None,
+            broadcast: None,
+            scope: None,
+            peer: None,
+            flags: Vec::new(),
+            preferred_lft: None,
+            no_track: false,
+            use_vmac: false,
+            track_group: None,
+            span: span(),
+        }],
+        evips: Vec::new(),
+        routes: Vec::new(),
+        rules: Vec::new(),
+        nopreempt: false,
+        preempt_delay: Duration::ZERO,
+        track_interfaces: Vec::new(),
+        track_scripts: Vec::new(),
+        track_files: Vec::new(),
+        track_processes: Vec::new(),
+        track_bfds: Vec::new(),
+        dont_track_primary: false,
+        track_src_ip: false,
+        mcast_src_ip: None,
+        mcast_dst_ip: None,
+        unicast_src_ip: None,
+        unicast_peers: Vec::new(),
+        unicast_ttl: 255,
+        unicast_fault_no_peer: false,
+        check_unicast_src: false,
+        use_vmac: None,
+        vmac_xmit_base: false,
+        accept: true,
+        strict_mode: false,
+        skip_check_adv_addr: false,
+        promote_secondaries: false,
+        garp_master_delay: Duration::from_secs(5),
+        garp_master_repeat: 5,
+        garp_master_refresh: Duration::ZERO,
+        garp_master_refresh_repeat: 1,
+        garp_lower_prio_delay: Duration::from_secs(5),
+        garp_lower_prio_repeat: 5,
+        down_timer_adverts: 3,
+        lower_prio_no_advert: false,
+        higher_prio_send_advert: false,
+        notify: NotifyCfg::default(),
+        smtp_alert: false,
+        sync_group: None,
+        other: Vec::new(),
+        span: span(),
+    }
+}
+
+/// A runtime running `model` on a thread inside namespace `ns`; dropping
+/// the handle (or `stop`) stops it the way SIGTERM does.
+pub(crate) struct InNs {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<thread::JoinHandle<Result<(), String>>>,
+}
+
+impl InNs {
+    pub(crate) fn start(ns: &str, model: Model) -> InNs {
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+        let ns = ns.to_string();
+        let thread = thread::spawn(move || -> Result<(), String> {
+            let f = std::fs::File::open(format!("/run/netns/{ns}")).map_err(|e| e.to_string())?;
+            nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| e.to_string())?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async move {
+                let r = match Runtime::start(&model, RuntimeOpts::default()).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                        return Err(e.to_string());
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                // Poll the std channel without blocking the runtime.
+                while let Err(mpsc::TryRecvError::Empty) = stop_rx.try_recv() {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                r.stop().await;
+                Ok(())
+            })
+        });
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("runtime in {}: {e}", "namespace"),
+            Err(e) => panic!("runtime did not start: {e}"),
+        }
+        InNs {
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub(crate) fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            match t.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => eprintln!("runtime thread: {e}"),
+                Err(_) => eprintln!("runtime thread panicked"),
+            }
+        }
+    }
+}
+
+impl Drop for InNs {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+pub(crate) fn model(instances: Vec<VrrpInstanceCfg>) -> Model {
+    Model {
+        instances,
+        ..Model::default()
+    }
+}
+
+pub(crate) fn lab() -> Lab {
+    Topology::lan(&["a", "b"], "10.41.0")
+        .build()
+        .unwrap_or_else(|e| panic!("lab: {e}"))
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+#[test]
+fn two_runtimes_elect_the_higher_priority_and_fail_over_on_stop() {
+    if !testlab::lab_guard(
+        "two_runtimes_elect_the_higher_priority_and_fail_over_on_stop",
+        NEEDS,
+    ) {
+        return;
+    }
+    let lab = lab();
+    let ns = |h: &str| lab.host(h).map(|x| x.ns().to_string()).unwrap_or_default();
+    let vip = ip("10.41.0.100");
+    let a = InNs::start(
+        &ns("a"),
+        model(vec![instance(51, 150, "10.41.0.100/24", 2)]),
+    );
+    let b = InNs::start(
+        &ns("b"),
+        model(vec![instance(51, 100, "10.41.0.100/24", 2)]),
+    );
+    lab.wait_sole_holder(vip, "a", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("a never sole master: {e}"));
+    let s = lab
+        .sample_holders(vip, Duration::from_secs(2), Duration::from_millis(20))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.always_sole("a"), "{:?}", s.not_solely("a"));
+    // Stop: priority 0 then VIP removal; b takes over after its skew.
+    let t0 = std::time::Instant::now();
+    a.stop();
+    lab.wait_sole_holder(vip, "b", Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("b never took over: {e}"));
+    assert!(
+        t0.elapsed() < Duration::from_millis(1200),
+        "takeover after stop took {:?}",
+        t0.elapsed()
+    );
+    b.stop();
+    assert!(lab.holders(vip).unwrap_or_default().is_empty());
+}
+
+/// keepalived's config for the same instance as [`instance`].
+fn keepalived_conf(vrid: u8, priority: u8, vip: &str, version: u8) -> String {
+    let auth = if version == 2 {
+        "    authentication {\n        auth_type PASS\n        auth_pass s3cr3t\n    }\n"
+    } else {
+        ""
+    };
+    format!(
+        "global_defs {{\n    vrrp_version {version}\n}}\nvrrp_instance VI_{vrid} {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {vrid}\n    priority {priority}\n    advert_int 1\n{auth}    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
+    )
+}
+
+fn keepalived(lab: &Lab, host: &str, conf: &str) -> testlab::keepalived::Keepalived {
+    let h = lab.host(host).unwrap_or_else(|e| panic!("{e}"));
+    let opts = testlab::keepalived::StartOpts {
+        no_syslog: true,
+        ..Default::default()
+    };
+    testlab::keepalived::Keepalived::start_with(h, conf, &opts)
+        .unwrap_or_else(|e| panic!("start keepalived: {e}"))
+}
+
+fn runtime_and_keepalived(test: &str, version: u8, vip_cidr: &str) {
+    if !testlab::lab_guard(
+        test,
+        &[Need::Root, Need::Program("ip"), Need::Program("keepalived")],
+    ) {
+        return;
+    }
+    let lab = lab();
+    let ns = |h: &str| lab.host(h).map(|x| x.ns().to_string()).unwrap_or_default();
+    let vip = ip(vip_cidr.split('/').next().unwrap_or_default());
+    // Ours higher: ours becomes master, keepalived stays backup.
+    let ours = InNs::start(&ns("a"), model(vec![instance(51, 150, vip_cidr, version)]));
+    let mut ka = keepalived(&lab, "b", &keepalived_conf(51, 100, vip_cidr, version));
+    lab.wait_sole_holder(vip, "a", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("ours never sole master: {e}\n{}", ka.log()));
+    let s = lab
+        .sample_holders(vip, Duration::from_secs(3), Duration::from_millis(20))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.always_sole("a"), "{:?}\n{}", s.not_solely("a"), ka.log());
+    // Our graceful stop: keepalived takes over after its skew (0.61 s).
+    let t0 = std::time::Instant::now();
+    ours.stop();
+    lab.wait_sole_holder(vip, "b", Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("keepalived never took over: {e}\n{}", ka.log()));
+    assert!(
+        t0.elapsed() < Duration::from_millis(1100),
+        "{:?}",
+        t0.elapsed()
+    );
+    // Ours back with the higher priority: preempts keepalived.
+    let ours = InNs::start(&ns("a"), model(vec![instance(51, 150, vip_cidr, version)]));
+    lab.wait_sole_holder(vip, "a", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("ours did not preempt: {e}\n{}", ka.log()));
+    // keepalived stopping while backup changes nothing.
+    let _ = ka.stop(Duration::from_secs(5));
+    let s = lab
+        .sample_holders(vip, Duration::from_secs(1), Duration::from_millis(20))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.always_sole("a"));
+    ours.stop();
+}
+
+#[test]
+fn runtime_and_keepalived_v2_pass() {
+    runtime_and_keepalived("runtime_and_keepalived_v2_pass", 2, "10.41.0.100/24");
+}
+
+#[test]
+fn runtime_and_keepalived_v3_ipv4() {
+    runtime_and_keepalived("runtime_and_keepalived_v3_ipv4", 3, "10.41.0.100/24");
+}
+
+#[test]
+fn runtime_and_keepalived_v3_ipv6() {
+    runtime_and_keepalived("runtime_and_keepalived_v3_ipv6", 3, "fd00::100/64");
+}
