@@ -760,6 +760,8 @@ fn kernel_service_dump_decodes() {
         got,
         vec![
             "FWM  7 sh (sh-fallback,sh-port)",
+            "FWM  8 IPv6 wrr",
+            "SCTP  10.0.0.104:9000 rr",
             "TCP  10.0.0.100:80 rr",
             "TCP  10.0.0.101:443 wlc persistent 360 mask 255.255.255.0",
             "TCP  10.0.0.102:80 lc",
@@ -801,6 +803,14 @@ fn kernel_dest_dumps_decode() {
     assert_eq!(
         dests("kernel_dests_dump_udp_2001_db8__100_53", Family::Inet6),
         vec![Dest::new(v4("2001:db8::11"), 53, FwdMethod::Masq, 1)]
+    );
+    assert_eq!(
+        dests("kernel_dests_dump_fwm_8", Family::Inet6),
+        vec![Dest::new(v4("2001:db8::71"), 0, FwdMethod::Route, 4)]
+    );
+    assert_eq!(
+        dests("kernel_dests_dump_sctp_10_0_0_104_9000", Family::Inet),
+        vec![Dest::new(v4("10.0.0.61"), 9000, FwdMethod::Route, 1)]
     );
     assert_eq!(
         dests("kernel_dests_dump_fwm_7", Family::Inet),

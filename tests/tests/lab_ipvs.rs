@@ -127,8 +127,22 @@ fn sample_table() -> DesiredTable {
         Service::new(addr_key(Protocol::Tcp, "10.0.0.102", 80), "lc"),
         vec![rs("10.0.0.41", 80, FwdMethod::Tunnel(Tunnel::default()), 1)],
     );
+    let sctp = VirtualServer::new(
+        Service::new(addr_key(Protocol::Sctp, "10.0.0.104", 9000), "rr"),
+        vec![rs("10.0.0.61", 9000, FwdMethod::Route, 1)],
+    );
+    let fwm6 = VirtualServer::new(
+        Service::new(
+            ServiceKey::Fwmark {
+                family: Family::Inet6,
+                mark: 8,
+            },
+            "wrr",
+        ),
+        vec![rs("2001:db8::71", 0, FwdMethod::Route, 4)],
+    );
     DesiredTable {
-        services: vec![dr, nat, fwm, v6, sip, tun],
+        services: vec![dr, nat, fwm, v6, sip, tun, sctp, fwm6],
         timeouts: None,
     }
 }
@@ -315,7 +329,7 @@ fn vm_ipvs_read_back_equals_ipvsadm() {
     let ours = text(out, "a.ours");
     let a = parse_ipvsadm_ln(&theirs).expect("ipvsadm -Ln parses");
     let b = parse_ipvsadm_ln(&ours).expect("ipvsctl show parses");
-    assert_eq!(a.len(), 6, "{theirs}");
+    assert_eq!(a.len(), 8, "{theirs}");
     assert_eq!(a, b, "ipvsadm:\n{theirs}\nours:\n{ours}");
     // Line for line, whitespace aside.
     let norm = |t: &str| -> Vec<String> {
@@ -457,8 +471,8 @@ fn vm_ipvs_plan_from_empty_matches_ipvsadm_restore() {
     let out = correctness();
     let start = text(out, "b.start");
     assert!(
-        start.contains("start.ops 16\nstart.done 16\n"),
-        "flush + 6 services + 9 destinations: {start}"
+        start.contains("start.ops 20\nstart.done 20\n"),
+        "flush + 8 services + 11 destinations: {start}"
     );
     assert_eq!(
         sorted_lines(&text(out, "a.save")),
