@@ -1,0 +1,109 @@
+//! The daemon: pid files, logging, signals, and the VRRP runtime for every
+//! `vrrp_instance` of the model, in one process (keepalived forks a parent
+//! and a VRRP child; we keep one process and write both pid files).
+//!
+//! keepalived behaviour matched (checked against 2.2.7): a live pid in any
+//! of the pid files → "daemon is already running", exit 0; SIGTERM/SIGINT →
+//! "Stopping", priority-0 adverts, VIPs removed, pid files removed, exit 0.
+
+mod log;
+mod pidfile;
+
+use crate::cli::Cli;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio::signal::unix::{signal, SignalKind};
+use tracing::{error, info, warn};
+
+/// keepalived's default pid files (reference 3.1, observed).
+const DEFAULT_PID: &str = "/run/keepalived.pid";
+const DEFAULT_VRRP_PID: &str = "/run/vrrp.pid";
+const DEFAULT_CHECKERS_PID: &str = "/run/checkers.pid";
+
+/// Runs the daemon until SIGTERM/SIGINT. Returns the process exit status.
+pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
+    log::init(cli.log_console, cli.log_detail);
+    info!("Starting Keepalived-rs v{}", env!("CARGO_PKG_VERSION"));
+
+    let pid = cli
+        .pid
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_PID));
+    let vrrp_pid = cli
+        .vrrp_pid
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_VRRP_PID));
+    let checkers_pid = cli
+        .checkers_pid
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CHECKERS_PID));
+    for p in [&pid, &vrrp_pid, &checkers_pid] {
+        if let Some(other) = pidfile::live_pid(p) {
+            info!("daemon is already running (pid {other} in {})", p.display());
+            return ExitCode::SUCCESS;
+        }
+    }
+    // Only the parent and the VRRP pid files: no checker runs in this
+    // process, and keepalived leaves -c unwritten without checkers.
+    let mut files = vec![pid];
+    let run_vrrp = !cli.check_only && (!model.instances.is_empty() || cli.all);
+    if run_vrrp {
+        files.push(vrrp_pid);
+    }
+    let _pidfiles = match pidfile::PidFiles::write(&files) {
+        Ok(f) => f,
+        Err(e) => {
+            error!("cannot write pid file: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let opts = vrrp::runtime::RuntimeOpts {
+        release_on_stop: !cli.dont_release_vrrp,
+    };
+    rt.block_on(async move {
+        let mut term = signal(SignalKind::terminate());
+        let mut int = signal(SignalKind::interrupt());
+        let mut hup = signal(SignalKind::hangup());
+        let (Ok(term), Ok(int), Ok(hup)) = (term.as_mut(), int.as_mut(), hup.as_mut()) else {
+            error!("cannot install signal handlers");
+            return ExitCode::FAILURE;
+        };
+        let runtime = if run_vrrp {
+            match vrrp::runtime::Runtime::start(&model, opts).await {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    error!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        } else {
+            None
+        };
+        info!("Startup complete");
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv(), if !cli.ignore_sigint => break,
+                _ = hup.recv() => warn!("Reloading is not supported yet; configuration unchanged"),
+            }
+        }
+        info!("Stopping");
+        if let Some(r) = runtime {
+            r.stop().await;
+        }
+        info!("Stopped Keepalived-rs v{}", env!("CARGO_PKG_VERSION"));
+        ExitCode::SUCCESS
+    })
+}
