@@ -499,8 +499,14 @@ impl Receiver {
                 RxError::MissingAh
             });
         }
-        let expected =
-            hdr_len + packet::message_len(self.cfg.version, Family::V4, usize::from(msg[3]));
+        // keepalived sizes the message by the packet's own version nibble
+        // (expected_vrrp_pkt_len): only version 2 carries authentication data.
+        let pkt_version = if msg[0] >> 4 == 2 {
+            Version::V2
+        } else {
+            Version::V3
+        };
+        let expected = hdr_len + packet::message_len(pkt_version, Family::V4, usize::from(msg[3]));
         if pkt.len() != expected {
             return Err(RxError::PacketLength {
                 got: pkt.len(),
@@ -549,7 +555,8 @@ impl Receiver {
         if msg[1] != self.cfg.vrid {
             return Err(RxError::Vrid(msg[1]));
         }
-        let expected = packet::message_len(self.cfg.version, Family::V6, usize::from(msg[3]));
+        // No authentication data over IPv6, whatever the version nibble says.
+        let expected = packet::message_len(Version::V3, Family::V6, usize::from(msg[3]));
         if msg.len() != expected {
             return Err(RxError::PacketLength {
                 got: msg.len(),

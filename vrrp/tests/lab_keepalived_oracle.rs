@@ -1,0 +1,367 @@
+//! keepalived 2.2.7 as the oracle for the codec and the receive checks (lab:
+//! root, network namespaces, keepalived, python3).
+//!
+//! keepalived runs four BACKUP instances (VRRPv2 plain, PASS and AH, VRRPv3)
+//! in one namespace; from another namespace we send the adverts our encoder
+//! builds (whole IPv4 packets through a raw socket), as a higher-priority
+//! master. keepalived must accept them (it stays BACKUP while we send, and
+//! takes over once we stop), and for each spoiled advert it must log the
+//! same rejection our `Receiver` reports.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use testlab::keepalived::Keepalived;
+use testlab::netns::Topology;
+use testlab::Need;
+
+use vrrp::auth;
+use vrrp::check::{AuthCfg, Receiver};
+use vrrp::fsm::InstanceCfg;
+use vrrp::packet::{self, AhHeader, Ipv4Header, Ipv4Packet, Version};
+
+const KEEPALIVED_CONF: &str = "
+vrrp_instance V2 {
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.168.61.1
+        192.168.61.2
+    }
+}
+vrrp_instance V2P {
+    interface eth0
+    virtual_router_id 52
+    priority 100
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass secret
+    }
+    virtual_ipaddress {
+        192.168.62.1
+    }
+}
+vrrp_instance V2AH {
+    interface eth0
+    virtual_router_id 53
+    priority 100
+    advert_int 1
+    authentication {
+        auth_type AH
+        auth_pass k3y
+    }
+    virtual_ipaddress {
+        192.168.63.1
+    }
+}
+vrrp_instance V3 {
+    version 3
+    interface eth0
+    virtual_router_id 54
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.168.64.1
+        192.168.64.2
+    }
+}
+";
+
+/// Sends `offset hex` lines at their offsets from a raw IPv4 socket (the
+/// packets carry their own IP header) bound to eth0.
+const SENDER: &str = r#"
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+t0 = time.monotonic()
+for line in open(sys.argv[1]):
+    off, h = line.split()
+    d = t0 + float(off) - time.monotonic()
+    if d > 0:
+        time.sleep(d)
+    p = bytes.fromhex(h)
+    s.sendto(p, (".".join(str(b) for b in p[16:20]), 0))
+"#;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+/// Our side of one of keepalived's instances.
+struct Peer {
+    name: &'static str,
+    cfg: InstanceCfg,
+    ah_seq: u32,
+    id: u16,
+}
+
+impl Peer {
+    fn new(name: &'static str, version: Version, vrid: u8, vips: &[&str], auth: AuthCfg) -> Peer {
+        let mut cfg = InstanceCfg::new(name, version, vrid, vips.iter().map(|v| ip(v)).collect());
+        cfg.auth = auth;
+        Peer {
+            name,
+            cfg,
+            ah_seq: 0,
+            id: 0,
+        }
+    }
+
+    /// A valid advert with `priority` from `src`, as a whole IPv4 packet.
+    fn packet(&mut self, src: Ipv4Addr, priority: u8) -> Vec<u8> {
+        self.id = self.id.wrapping_add(1).max(1);
+        let ah = match self.cfg.auth {
+            AuthCfg::Ah(_) => {
+                self.ah_seq += 1;
+                Some(AhHeader {
+                    next_header: packet::IPPROTO_VRRP,
+                    spi: u32::from(src),
+                    seq: self.ah_seq,
+                    icv: [0; 12],
+                })
+            }
+            _ => None,
+        };
+        let p = Ipv4Packet {
+            ip: Ipv4Header {
+                tos: packet::TOS_INTERNETCONTROL,
+                id: self.id,
+                frag: 0,
+                ttl: 255,
+                protocol: if ah.is_some() {
+                    packet::IPPROTO_AH
+                } else {
+                    packet::IPPROTO_VRRP
+                },
+                src,
+                dst: packet::MCAST_V4,
+            },
+            ah,
+            advert: self.cfg.advert(priority),
+        };
+        let mut bytes = p
+            .encode(false)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name));
+        if let AuthCfg::Ah(key) = &self.cfg.auth {
+            auth::ah_sign(&mut bytes, key, false);
+        }
+        bytes
+    }
+}
+
+/// Re-checksum a VRRPv2 message at `off` in `pkt` (the IP header's own
+/// checksum is filled in by the kernel: IPPROTO_RAW sockets always do).
+fn fix_v2_checksum(pkt: &mut [u8], off: usize) {
+    pkt[off + 6] = 0;
+    pkt[off + 7] = 0;
+    let c = packet::internet_checksum(&pkt[off..]);
+    pkt[off + 6..off + 8].copy_from_slice(&c.to_be_bytes());
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn keepalived_accepts_our_adverts_and_rejects_what_we_reject() {
+    if !testlab::lab_guard(
+        "keepalived_accepts_our_adverts_and_rejects_what_we_reject",
+        &[
+            Need::Root,
+            Need::Program("keepalived"),
+            Need::Program("python3"),
+        ],
+    ) {
+        return;
+    }
+    let lab = Topology::lan(&["us", "ka"], "10.61.0")
+        .build()
+        .unwrap_or_else(|e| panic!("lab: {e}"));
+    let us = lab.host("us").unwrap_or_else(|e| panic!("{e}"));
+    let ka_host = lab.host("ka").unwrap_or_else(|e| panic!("{e}"));
+    let src = Ipv4Addr::new(10, 61, 0, 1);
+
+    let mut peers = [
+        Peer::new(
+            "V2",
+            Version::V2,
+            51,
+            &["192.168.61.1", "192.168.61.2"],
+            AuthCfg::None,
+        ),
+        Peer::new(
+            "V2P",
+            Version::V2,
+            52,
+            &["192.168.62.1"],
+            AuthCfg::Pass(auth::pass_bytes("secret")),
+        ),
+        Peer::new(
+            "V2AH",
+            Version::V2,
+            53,
+            &["192.168.63.1"],
+            AuthCfg::Ah(auth::pass_bytes("k3y")),
+        ),
+        Peer::new(
+            "V3",
+            Version::V3,
+            54,
+            &["192.168.64.1", "192.168.64.2"],
+            AuthCfg::None,
+        ),
+    ];
+
+    // Valid adverts every second from 0 to 9 s; spoiled ones between.
+    let mut schedule = String::new();
+    for t in 0..10 {
+        for p in peers.iter_mut() {
+            let _ = writeln!(schedule, "{t}.0 {}", hex(&p.packet(src, 150)));
+        }
+    }
+    // (instance, spoiled packet), each sent once after keepalived follows us.
+    let mut spoiled: Vec<(usize, Vec<u8>)> = Vec::new();
+    let base = peers[0].packet(src, 150);
+    let mut m = |f: &dyn Fn(&mut Vec<u8>), fix: bool| {
+        let mut p = base.clone();
+        f(&mut p);
+        if fix {
+            fix_v2_checksum(&mut p, 20);
+        }
+        spoiled.push((0, p));
+    };
+    m(&|p| p[8] = 64, false); // TTL
+    m(&|p| p[27] ^= 0x40, false); // checksum
+    m(&|p| p[25] = 3, true); // interval
+    m(&|p| p[20] = 0x21 | 0x30, true); // type 1, version 3: sized as v3
+    m(&|p| p[20] = 0x22, true); // type 2
+    m(&|p| p[24] = 1, true); // auth type PASS on a no-auth instance
+    m(&|p| p[24] = 5, true); // unknown auth type
+    m(&|p| p[31] = 99, true); // a VIP we do not have
+    m(&|p| p[23] = 1, true); // address count 1 (length then too long)
+    {
+        // One address fewer, consistently: count 1 and 4 bytes shorter.
+        let mut p = base.clone();
+        p[23] = 1;
+        p.drain(28..32);
+        let len = p.len() as u16;
+        p[2..4].copy_from_slice(&len.to_be_bytes());
+        fix_v2_checksum(&mut p, 20);
+        spoiled.push((0, p));
+    }
+    {
+        let mut p = peers[1].packet(src, 150);
+        let n = p.len();
+        p[n - 1] ^= 1; // password "secres"
+        fix_v2_checksum(&mut p, 20);
+        spoiled.push((1, p));
+    }
+    {
+        let mut p = peers[2].packet(src, 150);
+        p[46] ^= 1; // priority changed after signing: ICV mismatch
+        spoiled.push((2, p));
+    }
+    {
+        // VRRPv3 checksummed without the pseudo-header.
+        let mut p = peers[3].packet(src, 150);
+        p[26] = 0;
+        p[27] = 0;
+        let c = packet::internet_checksum(&p[20..]);
+        p[26..28].copy_from_slice(&c.to_be_bytes());
+        spoiled.push((3, p));
+    }
+    let mut expected_logs = Vec::new();
+    for (k, (i, p)) in spoiled.iter().enumerate() {
+        let mut rx = Receiver::new(peers[*i].cfg.rx_cfg());
+        // Our checks, in the state keepalived is in: following us.
+        match rx.check_ipv4(p, Some(IpAddr::V4(src))) {
+            Ok(a) => panic!(
+                "spoiled packet {k} for {} passed our checks: {a:?}",
+                peers[*i].name
+            ),
+            Err(e) => expected_logs.push(format!("({}) {e}", peers[*i].name)),
+        }
+        let _ = writeln!(schedule, "{}.{} {}", 4 + k / 9, 1 + k % 9, hex(p));
+    }
+    // Keep the schedule in time order for the sender.
+    let mut lines: Vec<(f64, String)> = schedule
+        .lines()
+        .map(|l| {
+            let (t, h) = l.split_once(' ').unwrap_or_else(|| panic!("{l}"));
+            (
+                t.parse::<f64>().unwrap_or_else(|e| panic!("{t}: {e}")),
+                h.to_string(),
+            )
+        })
+        .collect();
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let file = lab.dir().join("schedule.txt");
+    let text: String = lines.iter().map(|(t, h)| format!("{t} {h}\n")).collect();
+    std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+    let script = lab.dir().join("send.py");
+    std::fs::write(&script, SENDER).unwrap_or_else(|e| panic!("{e}"));
+
+    // The valid ones pass our own checks too.
+    for p in &peers {
+        let mut rx = Receiver::new(p.cfg.rx_cfg());
+        let mut again = Peer {
+            name: p.name,
+            cfg: p.cfg.clone(),
+            ah_seq: 1000,
+            id: 0,
+        };
+        let pkt = again.packet(src, 150);
+        assert!(
+            rx.check_ipv4(&pkt, None).is_ok(),
+            "{} rejects our own advert",
+            p.name
+        );
+    }
+
+    let mut ka =
+        Keepalived::start(ka_host, KEEPALIVED_CONF).unwrap_or_else(|e| panic!("keepalived: {e}"));
+    for name in ["V2", "V2P", "V2AH", "V3"] {
+        ka.wait_for_log(
+            &format!("({name}) Entering BACKUP STATE (init)"),
+            Duration::from_secs(10),
+        )
+        .unwrap_or_else(|e| panic!("{name} did not start: {e}\n{}", ka.log()));
+    }
+    let out = us
+        .run(
+            &[
+                "python3",
+                &script.to_string_lossy(),
+                &file.to_string_lossy(),
+            ],
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("sender: {e}"));
+    assert_eq!(out.code(), Some(0), "sender failed: {out:?}");
+    let log_while_sending = ka.log();
+    assert!(
+        !log_while_sending.contains("Entering MASTER STATE"),
+        "keepalived took over while we advertised:\n{log_while_sending}"
+    );
+    for want in &expected_logs {
+        eprintln!("keepalived logged, as we reject: {want}");
+        assert!(
+            log_while_sending.contains(want.as_str()),
+            "keepalived did not log `{want}`:\n{log_while_sending}"
+        );
+    }
+    // Once we stop, every instance takes over (3 x 1 s + skew after our last advert).
+    for name in ["V2", "V2P", "V2AH", "V3"] {
+        ka.wait_for_log(
+            &format!("({name}) Entering MASTER STATE"),
+            Duration::from_secs(8),
+        )
+        .unwrap_or_else(|e| panic!("{name} never took over: {e}\n{}", ka.log()));
+    }
+    drop(ka);
+    lab.teardown().unwrap_or_else(|e| panic!("teardown: {e}"));
+}
