@@ -8,16 +8,25 @@
 //! VRRP v2/v3 (IP protocol 112, RFC 3768 5 / RFC 5798 5.1), ARP (RFC 826;
 //! gratuitous when sender IP equals target IP) and ICMPv6 type 136
 //! (RFC 4861 4.4); everything else is kept as [`Kind::Other`].
+//!
+//! The other direction, for tests that play a misbehaving or fake peer:
+//! [`RawIpSender`] sends whole IP packets (header included) out of one
+//! interface of a namespace, and [`AdvertSpec::build`] writes VRRP adverts
+//! independently of the code under test, checksums per RFC 3768 5.3.8 /
+//! RFC 5798 5.2.8 (deliberately wrong ones on request).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::AsRawFd;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::sched::CloneFlags;
-use nix::sys::socket::{self, sockopt, AddressFamily, LinkAddr, SockFlag, SockProtocol, SockType};
+use nix::sys::socket::{
+    self, sockopt, AddressFamily, LinkAddr, MsgFlags, SockFlag, SockProtocol, SockType, SockaddrIn,
+    SockaddrIn6,
+};
 use nix::sys::time::TimeVal;
 use pnet_packet::arp::ArpPacket;
 use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
@@ -365,21 +374,29 @@ fn reader(
     }
 }
 
+/// Moves the calling thread (only) into network namespace `ns`.
+fn enter_ns(ns: &str) -> Result<()> {
+    let path = format!("/run/netns/{ns}");
+    let nsfile = std::fs::File::open(&path).map_err(|e| LabError::Io {
+        what: format!("open {path}"),
+        source: e,
+    })?;
+    nix::sched::setns(&nsfile, CloneFlags::CLONE_NEWNET).map_err(|e| LabError::Io {
+        what: format!("setns {ns}"),
+        source: e.into(),
+    })
+}
+
 /// Enters `ns` (this thread only) and opens a packet socket for every
 /// protocol; returns it with `iface`'s index.
-fn open_in_ns(ns: &str, iface: &str) -> Result<(std::os::fd::OwnedFd, usize)> {
+fn open_in_ns(ns: &str, iface: &str) -> Result<(OwnedFd, usize)> {
     let err = |what: String| {
         move |e: nix::errno::Errno| LabError::Io {
             what,
             source: e.into(),
         }
     };
-    let path = format!("/run/netns/{ns}");
-    let nsfile = std::fs::File::open(&path).map_err(|e| LabError::Io {
-        what: format!("open {path}"),
-        source: e,
-    })?;
-    nix::sched::setns(&nsfile, CloneFlags::CLONE_NEWNET).map_err(err(format!("setns {ns}")))?;
+    enter_ns(ns)?;
     let ifindex =
         nix::net::if_::if_nametoindex(iface).map_err(err(format!("no {iface} in {ns}")))?;
     let sock = socket::socket(
@@ -526,6 +543,259 @@ fn decode_vrrp(p: &[u8], src: IpAddr, dst: IpAddr, ttl: u8) -> Option<Kind> {
     }))
 }
 
+// ---------------------------------------------------------------------------
+// Sending crafted packets
+// ---------------------------------------------------------------------------
+
+/// A raw `IPPROTO_RAW` socket inside a namespace, bound to one interface:
+/// sends IP packets exactly as given (the kernel only fills the IPv4 header
+/// checksum and total length, raw(7)).
+#[derive(Debug)]
+pub struct RawIpSender {
+    fd: OwnedFd,
+    ifindex: u32,
+    what: String,
+}
+
+impl RawIpSender {
+    /// Opens an IPv4 (`v6 == false`) or IPv6 sender on `iface` in `ns`.
+    pub fn open(ns: &str, iface: &str, v6: bool) -> Result<Self> {
+        let what = format!(
+            "raw IPv{} sender on {iface} in {ns}",
+            if v6 { 6 } else { 4 }
+        );
+        let (ns_s, if_s) = (ns.to_string(), iface.to_string());
+        // The socket keeps the namespace it was created in; only this
+        // short-lived thread enters the namespace.
+        let opened = thread::spawn(move || -> Result<(OwnedFd, u32)> {
+            enter_ns(&ns_s)?;
+            let err = |what: &'static str| {
+                move |e: nix::errno::Errno| LabError::Io {
+                    what: what.into(),
+                    source: e.into(),
+                }
+            };
+            let ifindex =
+                nix::net::if_::if_nametoindex(if_s.as_str()).map_err(err("no such interface"))?;
+            let family = if v6 {
+                AddressFamily::Inet6
+            } else {
+                AddressFamily::Inet
+            };
+            let fd = socket::socket(
+                family,
+                SockType::Raw,
+                SockFlag::SOCK_CLOEXEC,
+                SockProtocol::Raw,
+            )
+            .map_err(err("IPPROTO_RAW socket"))?;
+            socket::setsockopt(&fd, sockopt::BindToDevice, &std::ffi::OsString::from(&if_s))
+                .map_err(err("SO_BINDTODEVICE"))?;
+            Ok((fd, ifindex))
+        })
+        .join()
+        .map_err(|_| LabError::Io {
+            what: what.clone(),
+            source: std::io::Error::other("the opening thread panicked"),
+        })??;
+        Ok(Self {
+            fd: opened.0,
+            ifindex: opened.1,
+            what,
+        })
+    }
+
+    /// Opens a sender on `host`'s `iface`.
+    pub fn on_host(host: &Host, iface: &str, v6: bool) -> Result<Self> {
+        host.iface(iface)?;
+        Self::open(host.ns(), iface, v6)
+    }
+
+    /// Sends one whole IP packet; the destination is read from its header.
+    pub fn send(&self, packet: &[u8]) -> Result<()> {
+        let bad = |why: &str| LabError::Io {
+            what: format!("{}: send", self.what),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_string()),
+        };
+        let sent = match packet.first().map(|b| b >> 4) {
+            Some(4) => {
+                let d = packet.get(16..20).ok_or_else(|| bad("short IPv4 header"))?;
+                let dst = Ipv4Addr::new(d[0], d[1], d[2], d[3]);
+                let sa = SockaddrIn::from(SocketAddrV4::new(dst, 0));
+                socket::sendto(self.fd.as_raw_fd(), packet, &sa, MsgFlags::empty())
+            }
+            Some(6) => {
+                let d: [u8; 16] = packet
+                    .get(24..40)
+                    .and_then(|d| d.try_into().ok())
+                    .ok_or_else(|| bad("short IPv6 header"))?;
+                // Link-local and multicast destinations need the interface
+                // as scope.
+                let sa = SockaddrIn6::from(SocketAddrV6::new(d.into(), 0, 0, self.ifindex));
+                socket::sendto(self.fd.as_raw_fd(), packet, &sa, MsgFlags::empty())
+            }
+            _ => return Err(bad("not an IP packet")),
+        };
+        sent.map(drop).map_err(|e| LabError::Io {
+            what: format!("{}: send", self.what),
+            source: e.into(),
+        })
+    }
+}
+
+/// A VRRP advertisement to build (IP header included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvertSpec {
+    /// 2 or 3.
+    pub version: u8,
+    /// Virtual router id.
+    pub vrid: u8,
+    /// Priority.
+    pub priority: u8,
+    /// IP source.
+    pub src: IpAddr,
+    /// IP destination (224.0.0.18 / ff02::12 for multicast).
+    pub dst: IpAddr,
+    /// TTL / hop limit; RFC 3768 7.1 and RFC 5798 7.1 require 255.
+    pub ttl: u8,
+    /// Advert interval in centiseconds (v2 sends whole seconds).
+    pub advert_int_cs: u16,
+    /// Virtual addresses.
+    pub addrs: Vec<IpAddr>,
+    /// v2 simple-password authentication (auth type 1), up to 8 bytes.
+    pub auth_pass: Option<String>,
+    /// Write a wrong VRRP checksum.
+    pub bad_checksum: bool,
+}
+
+impl AdvertSpec {
+    /// A valid advert from `src` to the VRRP multicast group of its family.
+    pub fn new(version: u8, vrid: u8, priority: u8, src: IpAddr, addrs: &[IpAddr]) -> Self {
+        let dst = match src {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18)),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12)),
+        };
+        Self {
+            version,
+            vrid,
+            priority,
+            src,
+            dst,
+            ttl: 255,
+            advert_int_cs: 100,
+            addrs: addrs.to_vec(),
+            auth_pass: None,
+            bad_checksum: false,
+        }
+    }
+
+    /// The whole IP packet.
+    pub fn build(&self) -> Vec<u8> {
+        // VRRP message.
+        let mut m = vec![
+            (self.version << 4) | 1,
+            self.vrid,
+            self.priority,
+            u8::try_from(self.addrs.len()).unwrap_or(u8::MAX),
+        ];
+        if self.version == 2 {
+            let auth_type = if self.auth_pass.is_some() { 1 } else { 0 };
+            let secs = u8::try_from(self.advert_int_cs / 100).unwrap_or(u8::MAX);
+            m.extend([auth_type, secs, 0, 0]);
+        } else {
+            m.extend((self.advert_int_cs & 0x0fff).to_be_bytes());
+            m.extend([0, 0]);
+        }
+        for a in &self.addrs {
+            match a {
+                IpAddr::V4(v) => m.extend(v.octets()),
+                IpAddr::V6(v) => m.extend(v.octets()),
+            }
+        }
+        if self.version == 2 {
+            let mut auth = [0u8; 8];
+            if let Some(p) = &self.auth_pass {
+                for (d, s) in auth.iter_mut().zip(p.bytes()) {
+                    *d = s;
+                }
+            }
+            m.extend(auth);
+        }
+        let len = u16::try_from(m.len()).unwrap_or(u16::MAX);
+        // RFC 3768 5.3.8: v2 sums the VRRP message only; RFC 5798 5.2.8: v3
+        // adds the pseudo-header of its IP family.
+        let mut sum_over = Vec::new();
+        if self.version == 3 {
+            match (self.src, self.dst) {
+                (IpAddr::V4(s), IpAddr::V4(d)) => {
+                    sum_over.extend(s.octets());
+                    sum_over.extend(d.octets());
+                    sum_over.extend([0, 112]);
+                    sum_over.extend(len.to_be_bytes());
+                }
+                (s, d) => {
+                    sum_over.extend(ip6_octets(s));
+                    sum_over.extend(ip6_octets(d));
+                    sum_over.extend(u32::from(len).to_be_bytes());
+                    sum_over.extend([0, 0, 0, 112]);
+                }
+            }
+        }
+        sum_over.extend(&m);
+        let mut csum = inet_checksum(&sum_over);
+        if self.bad_checksum {
+            csum ^= 0x5a5a;
+        }
+        m[6..8].copy_from_slice(&csum.to_be_bytes());
+        // IP header.
+        let mut p = Vec::with_capacity(40 + m.len());
+        match (self.src, self.dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                let total = 20 + len;
+                p.extend([0x45, 0xc0]);
+                p.extend(total.to_be_bytes());
+                p.extend([0, 0, 0, 0, self.ttl, 112, 0, 0]);
+                p.extend(s.octets());
+                p.extend(d.octets());
+            }
+            (s, d) => {
+                p.extend([0x60, 0, 0, 0]);
+                p.extend(len.to_be_bytes());
+                p.extend([112, self.ttl]);
+                p.extend(ip6_octets(s));
+                p.extend(ip6_octets(d));
+            }
+        }
+        p.extend(m);
+        p
+    }
+}
+
+fn ip6_octets(a: IpAddr) -> [u8; 16] {
+    match a {
+        IpAddr::V4(v) => v.to_ipv6_mapped().octets(),
+        IpAddr::V6(v) => v.octets(),
+    }
+}
+
+/// The Internet checksum (RFC 1071): one's complement of the one's
+/// complement sum of 16-bit words.
+pub fn inet_checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for c in data.chunks(2) {
+        let w = match c {
+            [a, b] => u16::from_be_bytes([*a, *b]),
+            [a] => u16::from_be_bytes([*a, 0]),
+            _ => 0,
+        };
+        sum += u32::from(w);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(u16::try_from(sum).unwrap_or(0xffff))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -617,6 +887,77 @@ mod tests {
         assert_eq!(n.target, target);
         assert!(n.override_flag && !n.solicited && !n.router);
         assert_eq!(n.hop_limit, 255);
+    }
+
+    #[test]
+    fn built_adverts_decode_and_checksum() {
+        let v4 = |a, b, c, d| IpAddr::V4(Ipv4Addr::new(a, b, c, d));
+        let v6 = |last| IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, last));
+        let cases = [
+            AdvertSpec::new(2, 9, 200, v4(10, 0, 0, 3), &[v4(10, 0, 0, 100)]),
+            AdvertSpec::new(3, 9, 200, v4(10, 0, 0, 3), &[v4(10, 0, 0, 100)]),
+            AdvertSpec::new(3, 9, 200, v6(3), &[v6(0x100)]),
+        ];
+        for spec in cases {
+            let p = spec.build();
+            let (ethertype, hdr) = if spec.src.is_ipv4() {
+                (0x0800, 20)
+            } else {
+                (0x86dd, 40)
+            };
+            let Kind::Vrrp(v) = dec(&eth(ethertype, &p)) else {
+                panic!("{spec:?} did not decode")
+            };
+            assert_eq!(
+                (v.version, v.vrid, v.priority, v.ttl),
+                (spec.version, 9, 200, 255)
+            );
+            assert_eq!(v.addrs, spec.addrs);
+            assert_eq!(v.advert_int_cs, 100);
+            // Summing the message with its checksum (and the pseudo-header
+            // for v3) gives zero.
+            let msg = &p[hdr..];
+            let mut over = Vec::new();
+            if spec.version == 3 {
+                over.extend(ip6_or_v4(&p, spec.src.is_ipv4()));
+            }
+            over.extend(msg);
+            assert_eq!(inet_checksum(&over), 0, "{spec:?}");
+            let mut bad = spec.clone();
+            bad.bad_checksum = true;
+            let bp = bad.build();
+            let mut over = Vec::new();
+            if spec.version == 3 {
+                over.extend(ip6_or_v4(&bp, spec.src.is_ipv4()));
+            }
+            over.extend(&bp[hdr..]);
+            assert_ne!(inet_checksum(&over), 0);
+        }
+    }
+
+    /// The v3 pseudo-header of a built packet (RFC 5798 5.2.8).
+    fn ip6_or_v4(p: &[u8], v4: bool) -> Vec<u8> {
+        let mut h = Vec::new();
+        if v4 {
+            h.extend(&p[12..20]);
+            h.extend([0, 112]);
+            h.extend(u16::try_from(p.len() - 20).unwrap_or(0).to_be_bytes());
+        } else {
+            h.extend(&p[8..40]);
+            h.extend(u32::try_from(p.len() - 40).unwrap_or(0).to_be_bytes());
+            h.extend([0, 0, 0, 112]);
+        }
+        h
+    }
+
+    #[test]
+    fn checksum_matches_rfc_1071_example() {
+        // RFC 1071 3: the words 0001 f203 f4f5 f6f7 sum to ddf2, so the
+        // checksum is its complement.
+        assert_eq!(
+            inet_checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
+            !0xddf2
+        );
     }
 
     #[test]

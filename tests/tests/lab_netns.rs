@@ -342,7 +342,8 @@ mod peers {
         Need::Program("nft"),
     ];
 
-    /// A running pair on one bridge: `a` with priority 150 and `b` with
+    /// A running pair on one bridge (with an idle third host `c`): `a`
+    /// with priority 150 and `b` with
     /// 100, advert_int 1, one VIP (VRRPv2 over IPv4, or VRRPv3 over IPv6);
     /// `a` already the sole holder.
     pub struct Pair {
@@ -366,7 +367,8 @@ mod peers {
     /// Starts the pair; IPv4 VIP `<net>.100/24` with VRRPv2, or with `v6`
     /// VIP `fd00::<vrid>:100/64` with VRRPv3.
     pub fn start_pair(net: &str, vrid: u8, v6: bool) -> Pair {
-        let lab = Topology::lan(&["a", "b"], net)
+        // `c` runs nothing unless a test plays a third peer from it.
+        let lab = Topology::lan(&["a", "b", "c"], net)
             .build()
             .unwrap_or_else(|e| panic!("build lab: {e}"));
         let (vip_cidr, version) = if v6 {
@@ -786,4 +788,61 @@ fn keepalived_config_test_sees_the_namespace_interfaces() {
     let h9 = lab9.host("h").unwrap_or_else(|e| panic!("{e}"));
     let ok9 = config_test_text(h9, &conf("eth9")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ok9.status, Some(0), "{ok9:?}");
+}
+
+#[test]
+fn injected_adverts_are_accepted_by_keepalived() {
+    if !testlab::lab_guard("injected_adverts_are_accepted_by_keepalived", peers::NEEDS) {
+        return;
+    }
+    use testlab::capture::{AdvertSpec, RawIpSender};
+    let p = peers::start_pair("10.9.17", 17, false);
+    let c = p.lab.host("c").unwrap_or_else(|e| panic!("{e}"));
+    let sender = RawIpSender::on_host(c, "eth0", false).unwrap_or_else(|e| panic!("{e}"));
+    // A fake master with priority 200 from c: keepalived's master must see
+    // a valid higher-priority advert and step down (RFC 3768 6.4.3), so
+    // nobody holds the VIP (c does not configure it).
+    let advert = AdvertSpec::new(2, 17, 200, IpAddr::from([10, 9, 17, 3]), &[p.vip]).build();
+    let start = Instant::now();
+    let mut released = None;
+    while start.elapsed() < Duration::from_secs(4) {
+        sender.send(&advert).unwrap_or_else(|e| panic!("{e}"));
+        if released.is_none() && p.lab.holders(p.vip).unwrap_or_default().is_empty() {
+            released = Some(start.elapsed());
+        }
+        if released.is_some_and(|r| start.elapsed() > r + Duration::from_secs(1)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let released =
+        released.unwrap_or_else(|| panic!("keepalived ignored the injected adverts\n{}", p.log()));
+    assert!(released < Duration::from_secs(2), "{released:?}");
+    // Still nobody while the fake master advertises, and both peers saw it.
+    assert!(p.lab.holders(p.vip).unwrap_or_default().is_empty());
+    let seen = p
+        .cap_b
+        .vrrp()
+        .iter()
+        .filter(|(_, v)| v.priority == 200 && v.src == IpAddr::from([10, 9, 17, 3]))
+        .count();
+    assert!(seen >= 5, "{seen}");
+    // Silence: a takes over again after its master down interval.
+    p.lab
+        .wait_sole_holder(p.vip, "a", Duration::from_secs(6))
+        .unwrap_or_else(|e| panic!("{e}\n{}", p.log()));
+    // A bad checksum is dropped (RFC 3768 7.1): the master stays.
+    let mut bad = AdvertSpec::new(2, 17, 200, IpAddr::from([10, 9, 17, 3]), &[p.vip]);
+    bad.bad_checksum = true;
+    let bad = bad.build();
+    for _ in 0..10 {
+        sender.send(&bad).unwrap_or_else(|e| panic!("{e}"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        p.lab.holders(p.vip).unwrap_or_default(),
+        vec!["a".to_string()],
+        "{}",
+        p.log()
+    );
 }
