@@ -155,7 +155,14 @@ struct Replay {
     pos: usize,
     file: FileId,
     origin: Origin,
+    /// The multi-line definitions being replayed when this one started,
+    /// and this one: a definition that replays itself would loop forever
+    /// (keepalived does), so we refuse it.
+    chain: Chain,
 }
+
+/// Names of the multi-line definitions a line was replayed from.
+type Chain = Rc<Vec<String>>;
 
 /// A running `~SEQ` or `~LST`.
 #[derive(Debug)]
@@ -168,6 +175,8 @@ struct Seq {
     text: Text,
     /// `~LST`: variable names, value sets, next set.
     lst: Option<(Vec<String>, Vec<Vec<String>>, usize)>,
+    /// The replay chain the generator was written in.
+    chain: Chain,
 }
 
 /// One open file.
@@ -206,6 +215,8 @@ struct Preproc<'a> {
     next_ptr: Option<Replay>,
     replay_stack: Vec<Replay>,
     multiline_seq_depth: usize,
+    /// The replay chain of the line being processed.
+    cur_chain: Chain,
     /// A multi-line definition being collected.
     ml_def: Option<String>,
     residue: Option<Text>,
@@ -243,6 +254,7 @@ impl<'a> Preproc<'a> {
             next_ptr: None,
             replay_stack: Vec::new(),
             multiline_seq_depth: 0,
+            cur_chain: Rc::new(Vec::new()),
             ml_def: None,
             residue: None,
             stack: Vec::new(),
@@ -788,9 +800,13 @@ impl<'a> Preproc<'a> {
             return Some(r);
         }
         if !self.seq_list.is_empty() && self.seq_list.len() > self.multiline_seq_depth {
+            if let Some(s) = self.seq_list.last() {
+                self.cur_chain = Rc::clone(&s.chain);
+            }
             return self.next_seq_line();
         }
         if let Some(mut r) = self.next_ptr.take() {
+            self.cur_chain = Rc::clone(&r.chain);
             self.replayed += 1;
             if self.replayed > MAX_REPLAYED {
                 if self.replayed == MAX_REPLAYED + 1 {
@@ -824,6 +840,7 @@ impl<'a> Preproc<'a> {
             };
             return Some(Text::from_ref(line, r.file, r.origin));
         }
+        self.cur_chain = Rc::new(Vec::new());
         loop {
             let mut t = self.next_physical()?;
             if t.is_empty() {
@@ -1259,6 +1276,7 @@ impl<'a> Preproc<'a> {
             hex,
             text,
             lst: None,
+            chain: Rc::clone(&self.cur_chain),
         });
         Ok(())
     }
@@ -1368,6 +1386,7 @@ impl<'a> Preproc<'a> {
             hex: false,
             text,
             lst: Some((params, sets, 0)),
+            chain: Rc::clone(&self.cur_chain),
         });
         Ok(())
     }
@@ -1501,6 +1520,13 @@ impl<'a> Preproc<'a> {
                 continue;
             }
             let multiline = def.multiline;
+            if multiline && self.cur_chain.contains(&r.name) {
+                failed = Some(format!(
+                    "multi-line definition ${} replays itself - not expanded",
+                    r.name
+                ));
+                break 'scan;
+            }
             let Some(value) = self.def_value(&r.name, r.params.as_deref()) else {
                 let (s, o) = take_frames(&mut frames, buf, 1);
                 push_taken(&mut out, buf, &s, o);
@@ -1558,11 +1584,14 @@ impl<'a> Preproc<'a> {
                 }
                 self.multiline_seq_depth = self.seq_list.len();
                 let first_len = replacing.len();
+                let mut chain = (*self.cur_chain).clone();
+                chain.push(r.name.clone());
                 mp = Some(Replay {
                     value: Rc::clone(&value),
                     pos: (first_len + 1).min(value.len()),
                     file: buf.file,
                     origin: ref_origin,
+                    chain: Rc::new(chain),
                 });
                 if first_len >= value.len() {
                     // A value without a line end (cannot happen for a

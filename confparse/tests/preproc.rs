@@ -302,6 +302,14 @@ fn self_referencing_definitions_stop() {
 }
 
 #[test]
+fn self_replaying_multiline_definition_is_refused() {
+    // keepalived replays this forever; found by fuzzing.
+    let (lines, diags) = from_str("$IN=a \\\n$IN\n$IN\nend\n");
+    assert_eq!(lines, vec!["a", "$IN", "end"]);
+    assert!(diags.has_errors());
+}
+
+#[test]
 fn multiline_definitions_nest_and_replay_with_generators() {
     let text = "$IN=inner_a \\\ninner_b\n$OUT=outer_a \\\n$IN\n~SEQ(i, 2) $OUT\n";
     let (lines, _) = from_str(text);
