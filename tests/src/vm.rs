@@ -1472,6 +1472,133 @@ pub fn parse_ipvsadm_ln(text: &str) -> Result<Vec<IpvsadmService>, VmError> {
     Ok(services)
 }
 
+// ---------------------------------------------------------------------------
+// The LVS-DR director scenario
+
+/// Where [`run_lvs_dr_director`] puts the director's config in the guest.
+pub const DIRECTOR_CONF: &str = "/etc/keepalived/keepalived.conf";
+/// Where it puts the config a reload switches to.
+const DIRECTOR_RELOAD_CONF: &str = "/etc/keepalived/reload.conf";
+
+/// IPVS operations the kernel performed, by ip_vs.ko function, as counted
+/// by the `kr_trace_ipvs_*` kprobes (`ip_vs_add_dest` without
+/// `ip_vs_new_dest` is a destination recycled from the kernel's trash).
+pub type IpvsOps = BTreeMap<String, u64>;
+
+/// What `fixtures/vm/lvs-dr-director.sh` observed of a director daemon.
+#[derive(Debug, Clone)]
+pub struct DirectorRun {
+    /// The VIP appeared on the director's eth0 (VRRP master) in time.
+    pub vip: bool,
+    /// Real servers in the director's IPVS table after the wait.
+    pub dests: usize,
+    /// The daemon was still running then.
+    pub alive: bool,
+    /// Which real server answered each of four client requests.
+    pub http: Vec<String>,
+    /// The director's `ipvsadm -Ln`, parsed.
+    pub ipvs: Vec<IpvsadmService>,
+    /// IPVS operations from the daemon's start up to then.
+    pub ops_start: IpvsOps,
+    /// After SIGHUP with the second config, when one was given.
+    pub reload: Option<DirectorReload>,
+    /// SIGTERM stopped it (rather than SIGKILL after 10 s).
+    pub stopped_by_term: bool,
+    /// IPVS operations of the shutdown.
+    pub ops_stop: IpvsOps,
+    /// The VIP was still there after the stop.
+    pub vip_after_stop: bool,
+    /// The IPVS table after the stop.
+    pub ipvs_after_stop: Vec<IpvsadmService>,
+    /// The daemon's stdout and stderr.
+    pub log: String,
+    /// Everything the scenario reported.
+    pub output: VmOutput,
+}
+
+/// The reload part of a [`DirectorRun`].
+#[derive(Debug, Clone)]
+pub struct DirectorReload {
+    /// IPVS operations from SIGHUP until quiet for 1 s.
+    pub ops: IpvsOps,
+    /// The IPVS table then.
+    pub ipvs: Vec<IpvsadmService>,
+    /// The daemon survived the reload.
+    pub alive: bool,
+}
+
+impl DirectorRun {
+    /// Reads a run's results out of the scenario's output.
+    pub fn from_output(output: VmOutput) -> Result<DirectorRun, VmError> {
+        let yes = |k: &str| output.value(k).map(|v| v == "yes");
+        let ops = |prefix: &str| -> Result<IpvsOps, VmError> {
+            let mut m = IpvsOps::new();
+            for (k, v) in &output.values {
+                if let Some(f) = k.strip_prefix(prefix) {
+                    let last = v.last().map(String::as_str).unwrap_or("");
+                    let n = last
+                        .parse()
+                        .map_err(|_| VmError::Protocol(format!("{k} = {last:?}")))?;
+                    m.insert(f.to_string(), n);
+                }
+            }
+            Ok(m)
+        };
+        let table = |k: &str| parse_ipvsadm_ln(&output.text(k)?);
+        let dests = output.value("dr.dests")?;
+        let reload = if output.blobs.contains_key("dr.ipvsadm-reloaded") {
+            Some(DirectorReload {
+                ops: ops("trace.reload.")?,
+                ipvs: table("dr.ipvsadm-reloaded")?,
+                alive: yes("dr.director-alive-reloaded")?,
+            })
+        } else {
+            None
+        };
+        Ok(DirectorRun {
+            vip: yes("dr.vip")?,
+            dests: dests
+                .parse()
+                .map_err(|_| VmError::Protocol(format!("dr.dests = {dests:?}")))?,
+            alive: yes("dr.director-alive")?,
+            http: output.values("dr.http").to_vec(),
+            ipvs: table("dr.ipvsadm")?,
+            ops_start: ops("trace.start.")?,
+            reload,
+            stopped_by_term: output.value("director.stopped")? == "term",
+            ops_stop: ops("trace.stop.")?,
+            vip_after_stop: yes("dr.vip-after-stop")?,
+            ipvs_after_stop: table("dr.ipvsadm-after-stop")?,
+            log: output.text("director.log")?,
+            output,
+        })
+    }
+}
+
+/// Runs the seed's LVS-DR scenario with `command` as the director daemon
+/// (inside the director namespace; it must read [`DIRECTOR_CONF`], which
+/// holds `config`), optionally reloading it (SIGHUP) onto `reload_config`.
+/// The image must contain the daemon ([`InitramfsBuilder::program`] or
+/// [`InitramfsBuilder::program_as`]). The same call with keepalived and with
+/// keepalived-rs gives two [`DirectorRun`]s to compare.
+pub fn run_lvs_dr_director(
+    image: &Initramfs,
+    command: &str,
+    config: &[u8],
+    reload_config: Option<&[u8]>,
+) -> Result<DirectorRun, VmError> {
+    let mut s = Scenario::fixture("lvs-dr-director.sh")?
+        .file(DIRECTOR_CONF, config, 0o644)
+        .env("KR_DIRECTOR_CMD", command)
+        .env("KR_CONF", DIRECTOR_CONF);
+    if let Some(r) = reload_config {
+        s = s
+            .file(DIRECTOR_RELOAD_CONF, r, 0o644)
+            .env("KR_RELOAD_CONF", DIRECTOR_RELOAD_CONF);
+    }
+    DirectorRun::from_output(image.run(&s)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1701,6 +1828,50 @@ noise@@KR val http rs2\r
         assert!(matches!(silent.verdict(""), Err(VmError::NoResult { .. })));
         let guest = VmOutput::parse("@@KR error insmod x: y\n@@KR exit 0\n").expect("parses");
         assert!(matches!(guest.verdict(""), Err(VmError::Guest { .. })));
+    }
+
+    /// Hex lines for `text` as kr_blob sends them.
+    fn blob_lines(key: &str, text: &str) -> String {
+        let hex: Vec<String> = text.bytes().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "@@KR hex {key}\n@@KR hex {key} {}\n@@KR hexlen {key} {}\n",
+            hex.join(" "),
+            text.len()
+        )
+    }
+
+    #[test]
+    fn director_run_from_output() {
+        let table = "TCP  192.168.1.100:80 rr\n  -> 192.168.1.11:80 Route 1 0 2\n";
+        let mut console = String::from(
+            "@@KR val dr.vip yes\n@@KR val dr.dests 2\n@@KR val dr.director-alive yes\n\
+             @@KR val dr.http rs1\n@@KR val dr.http rs2\n\
+             @@KR val trace.start.ip_vs_add_dest 2\n@@KR val trace.start.ip_vs_new_dest 2\n\
+             @@KR val director.stopped term\n@@KR val trace.stop.ip_vs_del_dest 2\n\
+             @@KR val dr.vip-after-stop no\n",
+        );
+        console.push_str(&blob_lines("dr.ipvsadm", table));
+        console.push_str(&blob_lines("dr.ipvsadm-after-stop", ""));
+        console.push_str(&blob_lines("director.log", "started\n"));
+        console.push_str("@@KR exit 0\n");
+        let out = VmOutput::parse(&console).expect("well-formed");
+        let run = DirectorRun::from_output(out.clone()).expect("complete");
+        assert!(run.vip && run.alive && run.stopped_by_term && !run.vip_after_stop);
+        assert_eq!(run.dests, 2);
+        assert_eq!(run.http, ["rs1", "rs2"]);
+        assert_eq!(run.ipvs[0].destinations[0].inactive, 2);
+        assert_eq!(run.ops_start["ip_vs_new_dest"], 2);
+        assert_eq!(run.ops_stop["ip_vs_del_dest"], 2);
+        assert!(run.reload.is_none());
+        assert!(run.ipvs_after_stop.is_empty());
+        assert_eq!(run.log, "started\n");
+        // A missing report is an error, not a default.
+        let cut = console.replace("@@KR val dr.vip yes\n", "");
+        let out = VmOutput::parse(&cut).expect("well-formed");
+        assert!(matches!(
+            DirectorRun::from_output(out),
+            Err(VmError::MissingResult(k)) if k == "dr.vip"
+        ));
     }
 
     #[test]

@@ -10,7 +10,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use testlab::vm::{
-    parse_ipvsadm_ln, Initramfs, InitramfsBuilder, IpvsadmDest, Kernel, Scenario, VmError, VmOutput,
+    fixtures_dir, parse_ipvsadm_ln, run_lvs_dr_director, Initramfs, InitramfsBuilder, IpvsOps,
+    IpvsadmDest, Kernel, Scenario, VmError, VmOutput, DIRECTOR_CONF,
 };
 use testlab::{lab_guard, Need};
 
@@ -64,6 +65,14 @@ fn report_time(name: &str, start: Instant, out: &VmOutput) {
         out.value("uptime.scenario-start").unwrap_or("?"),
         out.value("uptime.scenario-end").unwrap_or("?"),
     );
+}
+
+/// The operations that happened, by function name.
+fn nonzero(ops: &IpvsOps) -> Vec<(&str, u64)> {
+    ops.iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(f, n)| (f.as_str(), *n))
+        .collect()
 }
 
 fn dest(address: &str, weight: i64) -> (String, String, i64) {
@@ -209,7 +218,8 @@ fn vm_deadline_is_an_error() {
 
 /// The oracle for the IPVS engineers: real keepalived 2.2.7 as the seed's
 /// LVS-DR director inside the VM (`lvs-dr-director.sh` with the seed's
-/// config). What it does to the kernel is what keepalived-rs must do.
+/// config), reloaded (SIGHUP) onto the same config with real server 2's
+/// weight raised. What it does to the kernel is what keepalived-rs must do.
 #[test]
 fn vm_keepalived_director_lvs_dr() {
     let mut needs = NEEDS.to_vec();
@@ -220,38 +230,36 @@ fn vm_keepalived_director_lvs_dr() {
     let image = Kernel::cached()
         .and_then(|k| InitramfsBuilder::new(k).program("keepalived")?.build())
         .unwrap_or_else(|e| panic!("building the keepalived image: {e}"));
-    let conf = std::fs::read(testlab::vm::fixtures_dir().join("lvs-dr-keepalived.conf"))
+    let conf = std::fs::read_to_string(fixtures_dir().join("lvs-dr-keepalived.conf"))
         .expect("fixture config");
-    let scenario = Scenario::fixture("lvs-dr-director.sh")
-        .expect("fixture scenario")
-        .file("/etc/keepalived/keepalived.conf", conf, 0o644)
-        .env(
-            "KR_DIRECTOR_CMD",
-            "keepalived -n -l -D -f /etc/keepalived/keepalived.conf",
-        );
-    let start = Instant::now();
-    let out = image
-        .run(&scenario)
-        .unwrap_or_else(|e| panic!("VM scenario lvs-dr-director failed: {e}"));
-    report_time("lvs-dr-director with keepalived", start, &out);
-    let log = out.text("director.log").unwrap_or_default();
-
-    assert_eq!(
-        out.value("dr.vip").ok(),
-        Some("yes"),
-        "VRRP master adds the VIP:\n{log}"
+    let rs2 = conf
+        .find("real_server 192.168.1.12 80")
+        .expect("RS2 in the seed");
+    let reloaded = format!(
+        "{}{}",
+        &conf[..rs2],
+        conf[rs2..].replacen("weight 1", "weight 3", 1)
     );
-    assert_eq!(out.value("dr.dests").ok(), Some("2"), "{log}");
-    assert_eq!(out.value("dr.director-alive").ok(), Some("yes"), "{log}");
-    let answers = out.values("dr.http");
-    assert_eq!(answers.len(), 4);
-    for pair in answers.windows(2) {
-        assert_ne!(pair[0], pair[1], "rr alternates: {answers:?}");
+    let start = Instant::now();
+    let run = run_lvs_dr_director(
+        &image,
+        &format!("keepalived -n -l -D -f {DIRECTOR_CONF}"),
+        conf.as_bytes(),
+        Some(reloaded.as_bytes()),
+    )
+    .unwrap_or_else(|e| panic!("VM scenario lvs-dr-director failed: {e}"));
+    report_time("lvs-dr-director with keepalived", start, &run.output);
+    let log = &run.log;
+
+    assert!(run.vip, "VRRP master adds the VIP:\n{log}");
+    assert_eq!(run.dests, 2, "{log}");
+    assert!(run.alive, "{log}");
+    assert_eq!(run.http.len(), 4);
+    for pair in run.http.windows(2) {
+        assert_ne!(pair[0], pair[1], "rr alternates: {:?}", run.http);
     }
-    let services =
-        parse_ipvsadm_ln(&out.text("dr.ipvsadm").expect("ipvsadm -Ln")).expect("parsable");
-    assert_eq!(services.len(), 1);
-    let s = &services[0];
+    assert_eq!(run.ipvs.len(), 1);
+    let s = &run.ipvs[0];
     assert_eq!(
         (
             s.protocol.as_str(),
@@ -266,14 +274,41 @@ fn vm_keepalived_director_lvs_dr() {
         got,
         vec![dest("192.168.1.11:80", 1), dest("192.168.1.12:80", 1)]
     );
+    // Measured on keepalived 2.2.7: one service, two new destinations.
+    assert_eq!(
+        nonzero(&run.ops_start),
+        [
+            ("ip_vs_add_dest", 2),
+            ("ip_vs_add_service", 1),
+            ("ip_vs_new_dest", 2)
+        ]
+    );
+
+    let reload = run.reload.as_ref().expect("reload reported");
+    assert!(reload.alive, "{log}");
+    // A weight change is one edit: nothing deleted and re-added.
+    assert_eq!(nonzero(&reload.ops), [("ip_vs_edit_dest", 1)]);
+    let mut got: Vec<_> = reload.ipvs[0].destinations.iter().map(identity).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![dest("192.168.1.11:80", 1), dest("192.168.1.12:80", 3)]
+    );
 
     // keepalived's shutdown (SIGTERM): VIP removed, and the virtual servers
     // it created deleted (no --dont-release-ipvs).
-    assert_eq!(out.value("director.stopped").ok(), Some("term"), "{log}");
-    assert_eq!(out.value("dr.vip-after-stop").ok(), Some("no"), "{log}");
-    let after = parse_ipvsadm_ln(&out.text("dr.ipvsadm-after-stop").expect("after stop"))
-        .expect("parsable");
-    assert!(after.is_empty(), "{after:?}");
+    assert!(run.stopped_by_term, "{log}");
+    // Each destination deleted on its own, then the service.
+    assert_eq!(
+        nonzero(&run.ops_stop),
+        [
+            ("__ip_vs_del_dest", 2),
+            ("ip_vs_del_dest", 2),
+            ("ip_vs_unlink_service", 1)
+        ]
+    );
+    assert!(!run.vip_after_stop, "{log}");
+    assert!(run.ipvs_after_stop.is_empty(), "{:?}", run.ipvs_after_stop);
 }
 
 /// A guest kernel panic ends the run at once as an error (sysrq crash).
