@@ -5,8 +5,8 @@
 //! the resulting actions are executed here (send, VIPs, GARP/NA, notify).
 //! No lock is held across an await; dropping the runtime aborts the tasks.
 
-use crate::check::{Receiver, RxError};
-use crate::fsm::{Action, Input, Instance, NotifyState, State};
+use crate::check::{DropReason, Receiver, RxError, RxStats};
+use crate::fsm::{Action, FsmStats, Input, Instance, NotifyState, State};
 use crate::io::garp::FrameSender;
 use crate::io::garp_plan::GarpPacer;
 use crate::io::netlink::{LinkEvent, LinkMonitor, Netlink, Vip};
@@ -66,6 +66,20 @@ pub enum InstanceMsg {
     /// Stop: resign (priority 0) if master, remove VIPs, run notify_stop,
     /// then acknowledge.
     Stop(oneshot::Sender<()>),
+    /// Report state and counters.
+    Status(oneshot::Sender<InstanceStatus>),
+}
+
+/// What an instance reports about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub state: State,
+    pub effective_priority: u8,
+    /// Receive checks: valid adverts and drops per reason.
+    pub rx: RxStats,
+    /// State machine counters (adverts sent, became master, ...).
+    pub fsm: FsmStats,
 }
 
 /// A task handle that aborts the task when dropped.
@@ -139,6 +153,20 @@ impl Runtime {
     /// Names of the running instances.
     pub fn instance_names(&self) -> Vec<String> {
         self.instances.iter().map(|i| i.name.clone()).collect()
+    }
+
+    /// The state and counters of every instance.
+    pub async fn status(&self) -> Vec<InstanceStatus> {
+        let mut out = Vec::new();
+        for i in &self.instances {
+            let (tx, rx) = oneshot::channel();
+            if i.tx.send(InstanceMsg::Status(tx)).await.is_ok() {
+                if let Ok(s) = rx.await {
+                    out.push(s);
+                }
+            }
+        }
+        out
     }
 
     /// Stops every instance (priority-0 adverts, VIPs removed) and waits
@@ -235,6 +263,10 @@ impl InstanceTask {
     }
 
     async fn run(mut self, mut ctl: mpsc::Receiver<InstanceMsg>) {
+        if !self.spec.link_up && !self.spec.dont_track_primary {
+            // keepalived starts an instance whose interface is down in FAULT.
+            self.step(Input::InterfaceDown).await;
+        }
         self.step(Input::Startup).await;
         let mut buf = vec![0u8; RECV_BUF];
         loop {
@@ -253,6 +285,15 @@ impl InstanceTask {
                 },
                 m = ctl.recv() => match m {
                     Some(InstanceMsg::Link { ifindex, up }) => self.process_link(ifindex, up).await,
+                    Some(InstanceMsg::Status(tx)) => {
+                        let _ = tx.send(InstanceStatus {
+                            name: self.spec.name.clone(),
+                            state: self.fsm.state(),
+                            effective_priority: self.fsm.effective_priority(),
+                            rx: self.rx.stats().clone(),
+                            fsm: self.fsm.stats().clone(),
+                        });
+                    }
                     Some(InstanceMsg::Stop(ack)) => {
                         self.process_stop().await;
                         let _ = ack.send(());
@@ -308,6 +349,26 @@ impl InstanceTask {
         if self.opts.release_on_stop && self.vips_installed {
             self.remove_vips().await;
         }
+        info!("{}", self.stats_line());
+    }
+
+    /// One line with the receive counters: valid adverts and every drop
+    /// reason seen (keepalived's stats names).
+    fn stats_line(&self) -> String {
+        let st = self.rx.stats();
+        let mut line = format!(
+            "({}) adverts received {}, dropped {}",
+            self.spec.name,
+            st.adverts,
+            st.total_dropped()
+        );
+        for r in DropReason::ALL {
+            let n = st.dropped(r);
+            if n > 0 {
+                line.push_str(&format!(" {}={n}", r.name()));
+            }
+        }
+        line
     }
 
     async fn perform(&mut self, a: Action) {

@@ -84,6 +84,9 @@ impl RecvMeta {
     }
 }
 
+/// Receive buffer asked for on the advert socket.
+const RX_BUF_BYTES: usize = 4 << 20;
+
 /// Largest packet read; VRRP adverts are far smaller (255 IPv6 VIPs fit).
 pub const RECV_BUF: usize = 9216;
 
@@ -175,6 +178,10 @@ fn raw(domain: Domain, cfg: &SocketCfg) -> Result<Socket, IoError> {
     s.bind_device(Some(cfg.ifname.as_bytes()))
         .map_err(err("SO_BINDTODEVICE", cfg))?;
     s.set_nonblocking(true).map_err(err("O_NONBLOCK", cfg))?;
+    // Room for a burst: hostile or broken senders must not push a peer's
+    // real adverts out of a small queue before we drain it. The kernel
+    // caps this at rmem_max.
+    let _ = s.set_recv_buffer_size(RX_BUF_BYTES);
     Ok(s)
 }
 

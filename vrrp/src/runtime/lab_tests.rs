@@ -2,7 +2,10 @@
 //! runtimes, each on a thread inside its own lab namespace, elect a master,
 //! fail over on a stop, and count hostile packets. They need root.
 
-use super::{Runtime, RuntimeOpts};
+use super::{InstanceStatus, Runtime, RuntimeOpts};
+use crate::check::DropReason;
+use crate::fsm::State;
+use crate::packet::{Addrs, Advert, AuthType, Checksum, Version};
 use confparse::model::{
     AuthCfg, AuthTypeCfg, Model, NotifyCfg, VipCfg, VrrpInstanceCfg, VrrpStateCfg,
 };
@@ -95,16 +98,21 @@ pub(crate) fn instance(vrid: u8, priority: u8, vip: &str, version: u8) -> VrrpIn
     }
 }
 
+pub(crate) enum Cmd {
+    Stop,
+    Status(mpsc::Sender<Vec<InstanceStatus>>),
+}
+
 /// A runtime running `model` on a thread inside namespace `ns`; dropping
 /// the handle (or `stop`) stops it the way SIGTERM does.
 pub(crate) struct InNs {
-    stop: Option<mpsc::Sender<()>>,
+    stop: Option<mpsc::Sender<Cmd>>,
     thread: Option<thread::JoinHandle<Result<(), String>>>,
 }
 
 impl InNs {
     pub(crate) fn start(ns: &str, model: Model) -> InNs {
-        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let (stop_tx, stop_rx) = mpsc::channel::<Cmd>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         let ns = ns.to_string();
         let thread = thread::spawn(move || -> Result<(), String> {
@@ -125,8 +133,16 @@ impl InNs {
                 };
                 let _ = ready_tx.send(Ok(()));
                 // Poll the std channel without blocking the runtime.
-                while let Err(mpsc::TryRecvError::Empty) = stop_rx.try_recv() {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
+                loop {
+                    match stop_rx.try_recv() {
+                        Err(mpsc::TryRecvError::Empty) => {
+                            tokio::time::sleep(Duration::from_millis(10)).await
+                        }
+                        Ok(Cmd::Status(tx)) => {
+                            let _ = tx.send(r.status().await);
+                        }
+                        Ok(Cmd::Stop) | Err(mpsc::TryRecvError::Disconnected) => break,
+                    }
                 }
                 r.stop().await;
                 Ok(())
@@ -147,9 +163,18 @@ impl InNs {
         self.halt();
     }
 
+    /// The instances' state and counters.
+    pub(crate) fn status(&self) -> Vec<InstanceStatus> {
+        let (tx, rx) = mpsc::channel();
+        if let Some(s) = &self.stop {
+            let _ = s.send(Cmd::Status(tx));
+        }
+        rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default()
+    }
+
     fn halt(&mut self) {
         if let Some(s) = self.stop.take() {
-            let _ = s.send(());
+            let _ = s.send(Cmd::Stop);
         }
         if let Some(t) = self.thread.take() {
             match t.join() {
@@ -175,7 +200,11 @@ pub(crate) fn model(instances: Vec<VrrpInstanceCfg>) -> Model {
 }
 
 pub(crate) fn lab() -> Lab {
-    Topology::lan(&["a", "b"], "10.41.0")
+    lab_of(&["a", "b"])
+}
+
+pub(crate) fn lab_of(hosts: &[&str]) -> Lab {
+    Topology::lan(hosts, "10.41.0")
         .build()
         .unwrap_or_else(|e| panic!("lab: {e}"))
 }
@@ -300,4 +329,199 @@ fn runtime_and_keepalived_v3_ipv4() {
 #[test]
 fn runtime_and_keepalived_v3_ipv6() {
     runtime_and_keepalived("runtime_and_keepalived_v3_ipv6", 3, "fd00::100/64");
+}
+
+// ---------------------------------------------------------------------------
+// Flood of hostile adverts
+// ---------------------------------------------------------------------------
+
+/// The kinds of hostile packet sent, each aimed at one receive check.
+const KINDS: usize = 6;
+
+/// An IPv4 packet (header + `payload`) from 10.41.0.3 to 224.0.0.18.
+fn ipv4(ttl: u8, payload: &[u8]) -> Vec<u8> {
+    let total = u16::try_from(20 + payload.len()).unwrap_or(u16::MAX);
+    let mut p = vec![0x45, 0xc0];
+    p.extend_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, 0, ttl, 112, 0, 0]);
+    p.extend_from_slice(&[10, 41, 0, 3, 224, 0, 0, 18]);
+    let sum = crate::packet::internet_checksum(&p);
+    p[10..12].copy_from_slice(&sum.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// Hostile packet number `i` (kind `i % KINDS`), against VRID 51, v2, PASS
+/// "s3cr3t", VIP 10.41.0.100.
+fn hostile(i: usize, rng: &mut impl rand::RngExt) -> Vec<u8> {
+    let good = |priority: u8, pass: &[u8]| {
+        let mut auth_data = [0u8; 8];
+        auth_data[..pass.len()].copy_from_slice(pass);
+        Advert {
+            version: Version::V2,
+            vrid: 51,
+            priority,
+            adver_int: 1,
+            auth_type: AuthType::Pass,
+            auth_data,
+            addrs: Addrs::V4(vec![std::net::Ipv4Addr::new(10, 41, 0, 100)]),
+        }
+        .encode(&Checksum::V3AsV2)
+        .unwrap_or_default()
+    };
+    match i % KINDS {
+        // Random bytes with our VRID (so they are not merely "not ours").
+        0 => {
+            let n = rng.random_range(2..80);
+            let mut b: Vec<u8> = (0..n).map(|_| rng.random()).collect();
+            b[1] = 51;
+            ipv4(255, &b)
+        }
+        // Truncated valid advert.
+        1 => {
+            let g = good(100, b"s3cr3t");
+            let n = rng.random_range(1..g.len());
+            ipv4(255, &g[..n])
+        }
+        // Wrong TTL (RFC 3768 7.1: must be 255).
+        2 => ipv4(64, &good(100, b"s3cr3t")),
+        // Wrong checksum.
+        3 => {
+            let mut g = good(100, b"s3cr3t");
+            g[6] ^= 0x5a;
+            ipv4(255, &g)
+        }
+        // Wrong password (valid checksum).
+        4 => ipv4(255, &good(100, b"wrong")),
+        // Spoofed higher priority with a bad checksum.
+        _ => {
+            let mut g = good(254, b"s3cr3t");
+            g[7] ^= 0xff;
+            ipv4(255, &g)
+        }
+    }
+}
+
+/// Sends `count` hostile packets from inside `ns`, `per_ms` per millisecond
+/// at most; returns how many were sent of each kind.
+fn flood(ns: &str, count: usize, per_ms: usize) -> [usize; KINDS] {
+    let ns = ns.to_string();
+    let t = thread::spawn(move || -> Result<[usize; KINDS], String> {
+        let f = std::fs::File::open(format!("/run/netns/{ns}")).map_err(|e| e.to_string())?;
+        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string())?;
+        // IPPROTO_RAW implies IP_HDRINCL: we write the TTL ourselves.
+        let s = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::RAW,
+            Some(socket2::Protocol::from(255)),
+        )
+        .map_err(|e| e.to_string())?;
+        s.bind_device(Some(b"eth0")).map_err(|e| e.to_string())?;
+        let dst = socket2::SockAddr::from(std::net::SocketAddr::from(([224, 0, 0, 18], 0)));
+        let mut rng = rand::rng();
+        let mut sent = [0usize; KINDS];
+        let start = std::time::Instant::now();
+        for i in 0..count {
+            let p = hostile(i, &mut rng);
+            // ENOBUFS under pressure: retry shortly rather than lose count.
+            let mut tries = 0;
+            while s.send_to(&p, &dst).is_err() && tries < 100 {
+                tries += 1;
+                thread::sleep(Duration::from_micros(200));
+            }
+            if tries < 100 {
+                sent[i % KINDS] += 1;
+            }
+            if i % per_ms == per_ms - 1 {
+                let due = start + Duration::from_millis(u64::try_from(i / per_ms + 1).unwrap_or(0));
+                let now = std::time::Instant::now();
+                if due > now {
+                    thread::sleep(due - now);
+                }
+            }
+        }
+        Ok(sent)
+    });
+    match t.join() {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => panic!("flood: {e}"),
+        Err(_) => panic!("flood thread panicked"),
+    }
+}
+
+#[test]
+fn hostile_flood_changes_no_state_and_is_counted() {
+    if !testlab::lab_guard("hostile_flood_changes_no_state_and_is_counted", NEEDS) {
+        return;
+    }
+    let lab = lab_of(&["a", "b", "c"]);
+    let ns = |h: &str| lab.host(h).map(|x| x.ns().to_string()).unwrap_or_default();
+    let vip = ip("10.41.0.100");
+    let a = InNs::start(
+        &ns("a"),
+        model(vec![instance(51, 150, "10.41.0.100/24", 2)]),
+    );
+    let b = InNs::start(
+        &ns("b"),
+        model(vec![instance(51, 100, "10.41.0.100/24", 2)]),
+    );
+    lab.wait_sole_holder(vip, "a", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("a never sole master: {e}"));
+    let before_a = a.status();
+    let before_b = b.status();
+    // 100,000 hostile adverts at 20 per ms (5 s), holders sampled meanwhile.
+    let flood_ns = ns("c");
+    let flooder = thread::spawn(move || flood(&flood_ns, 100_000, 20));
+    let samples = lab
+        .sample_holders(vip, Duration::from_secs(6), Duration::from_millis(20))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sent = match flooder.join() {
+        Ok(s) => s,
+        Err(_) => panic!("flooder panicked"),
+    };
+    assert!(
+        samples.always_sole("a"),
+        "VIP holders changed under the flood: {:?}",
+        samples.not_solely("a")
+    );
+    let (sa, sb) = (a.status(), b.status());
+    assert_eq!(sa.len(), 1, "runtime a alive and reporting");
+    assert_eq!(sb.len(), 1, "runtime b alive and reporting");
+    assert_eq!(sa[0].state, State::Master);
+    assert_eq!(sb[0].state, State::Backup);
+    assert_eq!(sa[0].fsm.become_master, before_a[0].fsm.become_master);
+    assert_eq!(sb[0].fsm.become_master, before_b[0].fsm.become_master);
+    // Our advert schedule held: about one advert a second during the flood.
+    let adverts = sa[0].fsm.advert_sent - before_a[0].fsm.advert_sent;
+    assert!(
+        adverts >= 5,
+        "master sent {adverts} adverts during the flood"
+    );
+    let total: usize = sent.iter().sum();
+    assert!(
+        total >= 99_000,
+        "only {total} hostile packets could be sent"
+    );
+    for st in [&sa[0], &sb[0]] {
+        let d = |r: DropReason| st.rx.dropped(r);
+        assert!(d(DropReason::IpTtl) > 0, "{:?}", st.rx);
+        assert!(d(DropReason::Checksum) > 0, "{:?}", st.rx);
+        assert!(d(DropReason::AuthFailure) > 0, "{:?}", st.rx);
+        assert!(
+            d(DropReason::PacketLength) + d(DropReason::IpHeader) > 0,
+            "{:?}",
+            st.rx
+        );
+        // Nearly every hostile packet reached the checks and was dropped
+        // (the kernel may drop a few when the socket queue overflows).
+        let dropped = st.rx.total_dropped();
+        assert!(
+            dropped >= (total as u64) * 9 / 10,
+            "{} dropped {dropped} of {total} sent: {:?}",
+            st.name,
+            st.rx
+        );
+    }
+    a.stop();
+    b.stop();
 }

@@ -63,6 +63,8 @@ pub struct InstanceSpec {
     pub evips: Vec<Vip>,
     pub notify: NotifyCmds,
     pub dont_track_primary: bool,
+    /// Whether the interface was up (IFF_UP and IFF_RUNNING) at start.
+    pub link_up: bool,
     macs: HashMap<u32, [u8; 6]>,
     link_locals: HashMap<u32, Ipv6Addr>,
 }
@@ -322,6 +324,7 @@ impl InstanceSpec {
             evips,
             notify,
             dont_track_primary: cfg.dont_track_primary,
+            link_up: link.up,
             macs,
             link_locals,
         })
