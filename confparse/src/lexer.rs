@@ -9,6 +9,7 @@ use crate::diag::{Diagnostic, Diagnostics, ErrClass};
 use crate::source::{FileId, Span};
 use serde::Serialize;
 use std::cell::Cell;
+use std::rc::Rc;
 
 /// One word of a logical line: its text with quotes removed, and where it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -81,9 +82,56 @@ pub(crate) enum PosMap {
 /// the unconsumed part begins; keepalived's "line residue" after a brace is
 /// the same text with `start` moved on, so splitting a line with many
 /// braces stays linear.
+/// The bytes of a [`Text`]: a slice of the file as read (no copy for the
+/// common line that only gets trimmed), or an owned string once edited.
+#[derive(Debug, Clone)]
+pub(crate) enum Backing {
+    Shared {
+        rc: Rc<str>,
+        begin: usize,
+        end: usize,
+    },
+    Owned(String),
+}
+
+impl Backing {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Backing::Shared { rc, begin, end } => &rc[*begin..*end],
+            Backing::Owned(s) => s,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Backing::Shared { begin, end, .. } => end - begin,
+            Backing::Owned(s) => s.len(),
+        }
+    }
+
+    /// Keep the first `n` bytes (`n` on a char boundary).
+    fn truncate(&mut self, n: usize) {
+        match self {
+            Backing::Shared { begin, end, .. } => *end = (*begin + n).min(*end),
+            Backing::Owned(s) => s.truncate(n),
+        }
+    }
+
+    fn owned(&mut self) -> &mut String {
+        if let Backing::Shared { .. } = self {
+            *self = Backing::Owned(self.as_str().to_string());
+        }
+        match self {
+            Backing::Owned(s) => s,
+            // Just made owned.
+            Backing::Shared { .. } => unreachable!("backing was made owned"),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Text {
-    s: String,
+    s: Backing,
     start: usize,
     pub file: FileId,
     map: PosMap,
@@ -100,7 +148,7 @@ impl Text {
     pub fn literal(s: String, file: FileId, line: u32, col: u32) -> Self {
         let ascii = s.is_ascii();
         Text {
-            s,
+            s: Backing::Owned(s),
             start: 0,
             file,
             map: PosMap::Literal { line, col, ascii },
@@ -109,10 +157,27 @@ impl Text {
         }
     }
 
+    /// Bytes `begin..end` of a file's text, read from `line` (column 1).
+    pub fn shared(rc: Rc<str>, begin: usize, end: usize, file: FileId, line: u32) -> Self {
+        let ascii = rc[begin..end].is_ascii();
+        Text {
+            s: Backing::Shared { rc, begin, end },
+            start: 0,
+            file,
+            map: PosMap::Literal {
+                line,
+                col: 1,
+                ascii,
+            },
+            cursor: Cell::new((0, 0)),
+            no_subst_from: Cell::new(None),
+        }
+    }
+
     /// Text whose every byte points at `origin`.
     pub fn from_ref(s: String, file: FileId, origin: Origin) -> Self {
         Text {
-            s,
+            s: Backing::Owned(s),
             start: 0,
             file,
             map: PosMap::Ref(origin),
@@ -123,7 +188,7 @@ impl Text {
 
     /// The unconsumed text.
     pub fn view(&self) -> &str {
-        &self.s[self.start..]
+        &self.s.as_str()[self.start..]
     }
 
     pub fn is_empty(&self) -> bool {
@@ -143,7 +208,7 @@ impl Text {
     /// Keep only the first `n` bytes of the view.
     pub fn truncate_view(&mut self, n: usize) {
         let end = self.start + n;
-        if end < self.s.len() && self.s.is_char_boundary(end) {
+        if end < self.s.len() && self.s.as_str().is_char_boundary(end) {
             self.s.truncate(end);
             if let PosMap::PerByte(v) = &mut self.map {
                 v.truncate(end);
@@ -156,11 +221,11 @@ impl Text {
         if let PosMap::Literal { .. } = self.map {
             // A literal map gives the appended byte the next column, which
             // is where keepalived's re-appended `\` sits after trimming.
-            self.s.push(b as char);
+            self.s.owned().push(b as char);
             return;
         }
         let o = self.origin_at(self.s.len()).unwrap_or(origin);
-        self.s.push(b as char);
+        self.s.owned().push(b as char);
         if let PosMap::PerByte(v) = &mut self.map {
             v.push(o);
         }
@@ -201,7 +266,7 @@ impl Text {
             c = 0;
         }
         let mut j = b;
-        let bytes = self.s.as_bytes();
+        let bytes = self.s.as_str().as_bytes();
         while j < i {
             // Count chars by their first bytes (not 10xxxxxx).
             if bytes[j] & 0xC0 != 0x80 {
@@ -215,12 +280,22 @@ impl Text {
 
     /// The span covering absolute bytes `a..b` (b > a).
     pub fn span(&self, a: usize, b: usize) -> Span {
+        if let PosMap::Literal {
+            line,
+            col,
+            ascii: true,
+        } = self.map
+        {
+            let a32 = u32::try_from(a).unwrap_or(u32::MAX);
+            let len = u32::try_from(b.saturating_sub(a)).unwrap_or(u32::MAX);
+            return Span::new(self.file, line, col.saturating_add(a32), len);
+        }
         let first = self.origin_at(a).unwrap_or(Origin {
             line: 0,
             col: 0,
             width: 0,
         });
-        let last_start = self.s[..b.min(self.s.len())]
+        let last_start = self.s.as_str()[..b.min(self.s.len())]
             .char_indices()
             .next_back()
             .map(|(i, _)| i)
@@ -254,7 +329,7 @@ impl Text {
     fn per_byte(&mut self) -> &mut Vec<Origin> {
         if !matches!(self.map, PosMap::PerByte(_)) {
             let mut v = Vec::with_capacity(self.s.len());
-            for (i, ch) in self.s.char_indices() {
+            for (i, ch) in self.s.as_str().char_indices() {
                 let o = self.origin_at(i).unwrap_or(Origin {
                     line: 0,
                     col: 0,
@@ -276,7 +351,7 @@ impl Text {
     /// A copy of view bytes `a..` (relative to the view) as a new text.
     pub fn tail_copy(&self, a: usize) -> Text {
         let abs = (self.start + a).min(self.s.len());
-        let s = self.s[abs..].to_string();
+        let s = self.s.as_str()[abs..].to_string();
         let map = match &self.map {
             PosMap::Literal { line, .. } => {
                 let o = self.origin_at(abs).map(|o| o.col).unwrap_or(1);
@@ -290,7 +365,7 @@ impl Text {
             PosMap::PerByte(v) => PosMap::PerByte(v[abs..].to_vec()),
         };
         Text {
-            s,
+            s: Backing::Owned(s),
             start: 0,
             file: self.file,
             map,
@@ -322,7 +397,7 @@ impl TextBuilder {
         if a >= b {
             return;
         }
-        let piece = &t.s[a..b];
+        let piece = &t.s.as_str()[a..b];
         match &t.map {
             PosMap::PerByte(v) => self.origins.extend_from_slice(&v[a..b]),
             PosMap::Ref(o) => self.origins.extend(std::iter::repeat_n(*o, b - a)),
@@ -350,7 +425,7 @@ impl TextBuilder {
 
     pub fn finish(self) -> Text {
         Text {
-            s: self.s,
+            s: Backing::Owned(self.s),
             start: 0,
             file: self.file,
             map: PosMap::PerByte(self.origins),
@@ -378,7 +453,7 @@ pub(crate) fn decomment(t: &mut Text) -> Decommented {
     let lead = t.view().bytes().take_while(|&b| is_blank(b)).count();
     t.advance(lead);
     let base = t.start;
-    let bytes = t.s.as_bytes();
+    let bytes = t.s.as_str().as_bytes();
     let mut quote = false;
     let mut cont_at: Option<usize> = None;
     let mut skip: Option<usize> = None;
@@ -427,21 +502,22 @@ pub(crate) fn decomment(t: &mut Text) -> Decommented {
     if !removals.is_empty() {
         res.escapes_removed = true;
         t.per_byte();
-        let mut s = String::with_capacity(t.s.len());
-        let mut v = Vec::with_capacity(t.s.len());
+        let old_s = t.s.as_str();
+        let mut s = String::with_capacity(old_s.len());
+        let mut v = Vec::with_capacity(old_s.len());
         let old = match &t.map {
             PosMap::PerByte(o) => o.clone(),
             _ => Vec::new(),
         };
         let mut prev = 0;
         for &r in &removals {
-            s.push_str(&t.s[prev..r]);
+            s.push_str(&old_s[prev..r]);
             v.extend_from_slice(&old[prev..r]);
             prev = r + 1;
         }
-        s.push_str(&t.s[prev..]);
+        s.push_str(&old_s[prev..]);
         v.extend_from_slice(&old[prev..]);
-        t.s = s;
+        t.s = Backing::Owned(s);
         t.map = PosMap::PerByte(v);
     }
     let trail = t.view().bytes().rev().take_while(|&b| is_blank(b)).count();
@@ -481,7 +557,7 @@ pub(crate) fn find_brace(v: &str) -> Option<usize> {
 /// words and whether a quote was left open (keepalived then drops the rest
 /// of the line).
 pub(crate) fn split_words(t: &Text, a: usize, b: usize) -> (Vec<Word>, bool) {
-    let bytes = &t.s.as_bytes()[..b];
+    let bytes = &t.s.as_str().as_bytes()[..b];
     let mut words = Vec::new();
     let mut i = a;
     loop {
@@ -497,7 +573,7 @@ pub(crate) fn split_words(t: &Text, a: usize, b: usize) -> (Vec<Word>, bool) {
                 Some(q) => {
                     let end = i + 1 + q;
                     words.push(Word {
-                        text: t.s[i + 1..end].to_string(),
+                        text: t.s.as_str()[i + 1..end].to_string(),
                         span: t.span(tok, end + 1),
                     });
                     i = end + 1;
@@ -509,7 +585,7 @@ pub(crate) fn split_words(t: &Text, a: usize, b: usize) -> (Vec<Word>, bool) {
                 i += 1;
             }
             words.push(Word {
-                text: t.s[tok..i].to_string(),
+                text: t.s.as_str()[tok..i].to_string(),
                 span: t.span(tok, i),
             });
         }
@@ -584,7 +660,7 @@ pub(crate) fn statement(
     if a >= b {
         return None;
     }
-    let raw = &t.s[a..b];
+    let raw = &t.s.as_str()[a..b];
     let (words, open_quote) = split_words(t, a, b);
     if open_quote {
         diags.push(Diagnostic::error(

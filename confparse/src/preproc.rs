@@ -510,7 +510,8 @@ impl<'a> Preproc<'a> {
                     ),
                 ));
             }
-            return Some(Text::literal(l.to_string(), id, line_no, 1));
+            let end = start + l.len();
+            return Some(Text::shared(text, start, end, id, line_no));
         }
     }
 
