@@ -164,9 +164,11 @@ pub enum VmError {
     #[error("starting qemu: {0}")]
     Spawn(std::io::Error),
     /// The guest kernel panicked.
-    #[error("VM kernel panic; console tail:\n{console_tail}")]
+    #[error("VM kernel panic: {message}; console tail:\n{console_tail}")]
     Panic {
-        /// The last console lines.
+        /// The kernel's `Kernel panic - not syncing: ...` line.
+        message: String,
+        /// The last console lines (the panic's register and stack dump).
         console_tail: String,
     },
     /// The VM did not finish before its deadline and was killed.
@@ -1332,15 +1334,20 @@ impl Initramfs {
                     console.push_str(&line);
                     console.push('\n');
                     if line.contains("Kernel panic") && !line.contains(RESULT_PREFIX) {
-                        // Let the panic message finish, briefly.
-                        let until = Instant::now() + Duration::from_millis(500);
+                        // Let the dump that follows finish ("---[ end Kernel
+                        // panic"), within 2 s: it says where it happened.
+                        let until = Instant::now() + Duration::from_secs(2);
                         while let Ok(l) =
                             rx.recv_timeout(until.saturating_duration_since(Instant::now()))
                         {
                             console.push_str(&l);
                             console.push('\n');
+                            if l.contains("end Kernel panic") {
+                                break;
+                            }
                         }
                         outcome = Some(VmError::Panic {
+                            message: line.trim().to_string(),
                             console_tail: console_tail(&console, 40),
                         });
                         break;
