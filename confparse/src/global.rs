@@ -18,6 +18,7 @@ use std::time::Duration;
 #[derive(Default)]
 pub struct ConfB {
     pub model: Model,
+    pub vrrp: crate::vrrp::VrrpB,
     /// `global_defs` may appear more than once; keepalived merges them.
     pub seen_global_defs: bool,
 }
@@ -39,6 +40,8 @@ impl Block for ConfB {
     fn project(&mut self, want: TypeId) -> Option<&mut dyn Any> {
         if want == TypeId::of::<LvsConfig>() {
             Some(&mut self.model.lvs)
+        } else if want == TypeId::of::<crate::vrrp::VrrpB>() {
+            Some(&mut self.vrrp)
         } else {
             None
         }
@@ -156,6 +159,63 @@ static TOP: Table<ConfB> = Table::new(&[
     })
     .tier(Tier::T3)
     .not_acted("link state comes from netlink only"),
+    // VRRP-side top-level blocks (vrrp.rs).
+    KT::block("vrrp_instance", "NAME { … }", crate::vrrp::open_instance).tier(Tier::T1),
+    KT::block("vrrp_script", "NAME { … }", crate::vrrp::open_script).tier(Tier::T1),
+    KT::block(
+        "vrrp_sync_group",
+        "NAME { … }",
+        crate::vrrp::open_sync_group,
+    ),
+    KT::block("track_file", "NAME { … }", crate::vrrp::open_track_file).tier(Tier::T3),
+    KT::block(
+        "vrrp_track_file",
+        "NAME { … }",
+        crate::vrrp::open_track_file,
+    )
+    .tier(Tier::T3)
+    .old("track_file", None),
+    KT::block(
+        "vrrp_track_process",
+        "NAME { … }",
+        crate::vrrp::open_track_process,
+    )
+    .tier(Tier::T3)
+    .not_acted("processes are not monitored; the tracker stays up"),
+    KT::block("bfd_instance", "NAME { … }", crate::vrrp::open_bfd)
+        .tier(Tier::T3)
+        .not_acted("no BFD sessions are run"),
+    KT::block("track_group", "NAME { … }", crate::vrrp::open_track_group).tier(Tier::T3),
+    KT::block("garp_group", "{ … }", crate::vrrp::open_garp_group)
+        .tier(Tier::T3)
+        .not_acted("GARP/NA spacing per interface group is not applied"),
+    KT::values(
+        "static_ipaddress",
+        "{ IP … }",
+        crate::vrrp::static_ipaddress_entry,
+    )
+    .tier(Tier::T3),
+    KT::values(
+        "static_routes",
+        "{ ROUTE … }",
+        crate::vrrp::static_route_entry,
+    )
+    .tier(Tier::T3),
+    KT::values("static_rules", "{ RULE … }", crate::vrrp::static_rule_entry).tier(Tier::T3),
+    KT::values(
+        "linkbeat_interfaces",
+        "{ IF … }",
+        crate::vrrp::linkbeat_entry,
+    )
+    .tier(Tier::T3)
+    .not_acted("link state comes from netlink only"),
+    KT::values(
+        "interface_up_down_delays",
+        "{ IF DOWN [UP] … }",
+        crate::vrrp::up_down_delay_entry,
+    )
+    .tier(Tier::T3)
+    .not_acted("link up/down delays are not applied"),
 ]);
 
 /// `global_defs` state.
@@ -637,8 +697,16 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
         "dynamic_interfaces",
         "[allow_if_changes]",
         |s, cx, l| match l.words.get(1) {
-            None => s.0.dynamic_interfaces = Some(false),
-            Some(w) if w.text == "allow_if_changes" => s.0.dynamic_interfaces = Some(true),
+            // Interfaces named later may be missing (vrrp_if.c
+            // if_get_by_ifname creates them dynamically).
+            None => {
+                cx.define("dynamic_interfaces", "");
+                s.0.dynamic_interfaces = Some(false)
+            }
+            Some(w) if w.text == "allow_if_changes" => {
+                cx.define("dynamic_interfaces", "");
+                s.0.dynamic_interfaces = Some(true)
+            }
             Some(w) => cx.general(
                 w.span,
                 format!("Unknown dynamic_interfaces option '{}'", w.text),

@@ -10,7 +10,8 @@
 //! 2. Write the table: one [`Kw`] per keyword, built with
 //!    [`Kw::set`] (a statement: `fn(&mut S, &mut Cx, &LogicalLine)`),
 //!    [`Kw::block`] (a keyword with its own keyword table: the handler
-//!    returns the child frame, normally `cx.open(child_state, sink)` where
+//!    returns `cx.open(child_state, sink)` (or `cx.skip_block()` to skip a
+//!    rejected block unread, like keepalived's `skip_block`), where
 //!    `sink: fn(&mut S, Child, &mut Cx)` stores the finished child into the
 //!    parent when its `}` is read), or [`Kw::values`] (a value block like
 //!    `virtual_ipaddress { … }`: one call of the entry handler per line,
@@ -59,8 +60,9 @@ pub struct Old {
 pub enum Action<S: 'static> {
     /// A statement.
     Set(fn(&mut S, &mut Cx, &LogicalLine)),
-    /// A keyword with its own keyword table; returns the child frame.
-    Block(fn(&mut S, &mut Cx, &LogicalLine) -> Box<dyn Frame>),
+    /// A keyword with its own keyword table; returns the child frame, or
+    /// `Dispatch::Skip` when the block is rejected.
+    Block(fn(&mut S, &mut Cx, &LogicalLine) -> Dispatch),
     /// A value block: the optional `open` handler runs on the keyword line,
     /// `entry` once per line inside the braces (keepalived's
     /// `alloc_value_block`).
@@ -102,7 +104,7 @@ impl<S: 'static> Kw<S> {
     pub const fn block(
         name: &'static str,
         syntax: &'static str,
-        f: fn(&mut S, &mut Cx, &LogicalLine) -> Box<dyn Frame>,
+        f: fn(&mut S, &mut Cx, &LogicalLine) -> Dispatch,
     ) -> Self {
         Kw {
             name,
@@ -224,6 +226,8 @@ pub enum Dispatch {
     Open(Box<dyn Frame>),
     /// A value block was opened on this frame's state; `entry` gets its lines.
     OpenValues(ValuesRef),
+    /// Skip the block that follows, unread (keepalived's `skip_block`).
+    Skip,
     Unknown,
 }
 
@@ -280,7 +284,7 @@ pub fn dispatch<S: 'static>(
             f(state, cx, line);
             Dispatch::Done
         }
-        Action::Block(f) => Dispatch::Open(f(state, cx, line)),
+        Action::Block(f) => f(state, cx, line),
         Action::Values { open, entry } => {
             if let Some(o) = open {
                 o(state, cx, line);
@@ -349,6 +353,10 @@ pub struct Cx<'a> {
     /// at once with status 2 (reference 1.9), so validation is skipped.
     pub missing_parameter: bool,
     not_acted_seen: HashSet<&'static str>,
+    /// Names defined so far, by kind ("vrrp_script", "track_file", ...):
+    /// keepalived resolves references against what was defined earlier in
+    /// the text (reference 1.8), and nested handlers need to see it.
+    defined: HashMap<&'static str, HashSet<String>>,
 }
 
 impl<'a> Cx<'a> {
@@ -358,7 +366,32 @@ impl<'a> Cx<'a> {
             opts,
             missing_parameter: false,
             not_acted_seen: HashSet::new(),
+            defined: HashMap::new(),
         }
+    }
+
+    /// Record `name` as defined under `kind`; false if it already was.
+    pub fn define(&mut self, kind: &'static str, name: &str) -> bool {
+        self.defined
+            .entry(kind)
+            .or_default()
+            .insert(name.to_string())
+    }
+
+    /// Whether anything was defined under `kind`.
+    pub fn any_defined(&self, kind: &str) -> bool {
+        self.defined.get(kind).is_some_and(|s| !s.is_empty())
+    }
+
+    /// Whether `name` was defined under `kind` earlier in the text.
+    pub fn is_defined(&self, kind: &str, name: &str) -> bool {
+        self.defined.get(kind).is_some_and(|s| s.contains(name))
+    }
+
+    /// A block whose keyword was rejected: keepalived skips its whole body
+    /// without reading it (`skip_block`).
+    pub fn skip_block(&mut self) -> Dispatch {
+        Dispatch::Skip
     }
 
     /// Open a child keyword block; `sink` stores it into the parent state
@@ -367,14 +400,14 @@ impl<'a> Cx<'a> {
         &mut self,
         state: C,
         sink: fn(&mut P, C, &mut Cx),
-    ) -> Box<dyn Frame> {
-        Box::new(TableFrame::<C, P>::new(state, Some(sink)))
+    ) -> Dispatch {
+        Dispatch::Open(Box::new(TableFrame::<C, P>::new(state, Some(sink))))
     }
 
     /// Open a child keyword block whose content is checked but dropped
     /// (keepalived parses the body of a rejected block all the same).
-    pub fn open_discard<C: Block>(&mut self, state: C) -> Box<dyn Frame> {
-        Box::new(TableFrame::<C, ()>::new(state, None))
+    pub fn open_discard<C: Block>(&mut self, state: C) -> Dispatch {
+        Dispatch::Open(Box::new(TableFrame::<C, ()>::new(state, None)))
     }
 
     /// Deprecation and "not acted on" notices for a keyword being used.

@@ -15,6 +15,8 @@ pub mod parse;
 pub mod preproc;
 pub mod shell;
 pub mod source;
+pub mod validate;
+pub mod vrrp;
 
 pub use diag::{Diagnostic, Diagnostics, ErrClass, Severity};
 pub use model::*;
@@ -121,9 +123,16 @@ pub fn check_lines(
         .and_then(|a| a.downcast_mut::<global::ConfB>())
         .map(std::mem::take)
         .unwrap_or_default();
+    let model = validate::finish(conf, &mut cx);
     let missing = cx.missing_parameter;
-    let model = conf.model;
-    if missing || diagnostics.exit_status() == diag::exit::FATAL {
+    // keepalived cannot run the configuration after a missing parameter or
+    // any error of a "cannot run" class, even when a milder class masks it
+    // in the -t status.
+    let cannot_run = diagnostics
+        .items
+        .iter()
+        .any(|d| d.class.is_some_and(|c| c < ErrClass::MultipleFiles));
+    if missing || cannot_run {
         return None;
     }
     Some(model)

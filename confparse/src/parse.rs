@@ -29,6 +29,10 @@ enum Level {
         r: ValuesRef,
         need_bob: bool,
     },
+    /// A rejected block being skipped unread; `depth` 0 = its `{` not seen.
+    Skip {
+        depth: usize,
+    },
 }
 
 /// Walk `lines` starting with `top` as the top-level frame; every block is
@@ -61,6 +65,26 @@ pub fn walk(lines: &[LogicalLine], top: Box<dyn Frame>, cx: &mut Cx) -> Box<dyn 
                 depth -= 1;
             }
         }
+        if let Some(Level::Skip { depth }) = stack.last_mut() {
+            if *depth == 0 {
+                if is_open {
+                    *depth = 1;
+                    continue;
+                }
+                // No `{` after the rejected keyword: nothing to skip.
+                stack.pop();
+            } else {
+                if is_open {
+                    *depth += 1;
+                } else if is_close {
+                    *depth -= 1;
+                }
+                if *depth == 0 {
+                    stack.pop();
+                }
+                continue;
+            }
+        }
         let level = stack.len() - 1;
         let Some(top) = stack.last_mut() else { break };
         match top {
@@ -90,6 +114,7 @@ pub fn walk(lines: &[LogicalLine], top: Box<dyn Frame>, cx: &mut Cx) -> Box<dyn 
                 };
                 (r.entry)(frame.as_mut(), cx, line);
             }
+            Level::Skip { .. } => {}
             Level::Keywords { frame, need_bob } => {
                 if *need_bob {
                     *need_bob = false;
@@ -115,6 +140,7 @@ pub fn walk(lines: &[LogicalLine], top: Box<dyn Frame>, cx: &mut Cx) -> Box<dyn 
                 }
                 match frame.keyword(cx, line) {
                     Dispatch::Done => {}
+                    Dispatch::Skip => stack.push(Level::Skip { depth: 0 }),
                     Dispatch::Open(child) => stack.push(Level::Keywords {
                         frame: child,
                         need_bob: true,
@@ -188,7 +214,7 @@ fn close_top(stack: &mut Vec<Level>, cx: &mut Cx) {
     if let Some(Level::Keywords { frame, .. }) = stack.pop() {
         let parent = stack.iter_mut().rev().find_map(|l| match l {
             Level::Keywords { frame, .. } => Some(frame.as_mut()),
-            Level::Values { .. } => None,
+            Level::Values { .. } | Level::Skip { .. } => None,
         });
         frame.close(cx, parent);
     }
