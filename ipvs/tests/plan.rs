@@ -434,3 +434,116 @@ fn desired_table_json_round_trip() {
     let j = serde_json::to_string(&d).unwrap();
     assert_eq!(serde_json::from_str::<DesiredTable>(&j).unwrap(), d);
 }
+
+// ---------------------------------------------------------------------------
+// Properties: one plan converges, the next is empty, foreign services are
+// untouched, whatever the starting table.
+// ---------------------------------------------------------------------------
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_key() -> impl Strategy<Value = ServiceKey> {
+        (0u8..6).prop_map(|i| tcp(&format!("10.0.0.{}", i + 1), 80))
+    }
+
+    fn arb_dest() -> impl Strategy<Value = Dest> {
+        (0u8..5, 0u32..4, any::<bool>(), 0u32..3).prop_map(|(i, w, nat, t)| Dest {
+            u_threshold: t * 10,
+            l_threshold: t,
+            ..Dest::new(
+                ip(&format!("192.168.1.{}", i + 1)),
+                80,
+                if nat {
+                    FwdMethod::Masq
+                } else {
+                    FwdMethod::Route
+                },
+                w,
+            )
+        })
+    }
+
+    fn arb_vs() -> impl Strategy<Value = VirtualServer> {
+        (
+            arb_key(),
+            prop_oneof![Just("rr"), Just("wlc"), Just("sh")],
+            proptest::option::of(1u32..100),
+            proptest::collection::vec((arb_dest(), any::<bool>(), any::<bool>()), 0..5),
+            proptest::option::of(arb_dest()),
+            0u32..5,
+        )
+            .prop_map(|(key, sched, pers, reals, sorry, quorum)| {
+                let mut s = Service::new(key, sched);
+                s.persistence = pers.map(|timeout| Persistence {
+                    timeout,
+                    prefix: 32,
+                });
+                let mut v = VirtualServer::new(
+                    s,
+                    reals
+                        .into_iter()
+                        .map(|(dest, up, inhibit_on_failure)| RealServer {
+                            dest,
+                            up,
+                            inhibit_on_failure,
+                        })
+                        .collect(),
+                );
+                v.quorum = quorum;
+                v.sorry = sorry.map(|dest| SorryServer {
+                    dest,
+                    inhibit: false,
+                });
+                v.quorum_up = v.alive_weight() >= u64::from(quorum);
+                v
+            })
+    }
+
+    fn arb_table() -> impl Strategy<Value = DesiredTable> {
+        proptest::collection::vec(arb_vs(), 0..5).prop_map(|services| DesiredTable {
+            services,
+            timeouts: None,
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn plan_converges_and_spares_foreign(
+            before in arb_table(),
+            after in arb_table(),
+            foreign_idx in 0u8..3,
+        ) {
+            let mut f = FakeIpvs::new();
+            let mut r = Reconciler::new();
+            let rep = r.reconcile(&mut f, &before).unwrap();
+            // Duplicate keys in a generated table: the first block wins; an
+            // inconsistent later block must not make the plan fail.
+            prop_assert!(rep.applied.is_ok(), "{:?}", rep.applied.failed);
+            // A foreign service on a key neither table uses.
+            let foreign = Service::new(tcp(&format!("10.9.9.{}", foreign_idx + 1), 80), "lc");
+            f.new_service(&foreign).unwrap();
+            let rep = r.reconcile(&mut f, &after).unwrap();
+            prop_assert!(rep.applied.is_ok(), "{:?}", rep.applied.failed);
+            // Converged: nothing left to do, nothing written.
+            let writes = f.writes;
+            let again = r.reconcile(&mut f, &after).unwrap();
+            prop_assert!(again.ops.is_empty(), "{:?}", again.ops);
+            prop_assert_eq!(f.writes, writes);
+            // The kernel holds exactly the desired services (first of each key) and the foreign one.
+            let mut want: Vec<ServiceKey> = Vec::new();
+            for v in &after.services {
+                if !want.contains(&v.service.key) {
+                    want.push(v.service.key);
+                }
+            }
+            want.push(foreign.key);
+            want.sort();
+            let mut have: Vec<ServiceKey> = f.services().unwrap().into_iter().map(|s| s.service.key).collect();
+            have.sort();
+            prop_assert_eq!(have, want);
+            prop_assert!(f.dests(&foreign.key).unwrap().is_empty());
+        }
+    }
+}
