@@ -680,6 +680,7 @@ pub struct Lab {
     hosts: Vec<Host>,
     bridges: Vec<(String, String)>,
     partitioned: BTreeSet<String>,
+    blocked: BTreeSet<(String, String)>,
     dir: tempfile::TempDir,
     namespaces: Vec<String>,
 }
@@ -706,6 +707,7 @@ impl Lab {
             hosts: Vec::new(),
             bridges: Vec::new(),
             partitioned: BTreeSet::new(),
+            blocked: BTreeSet::new(),
             dir,
             namespaces: Vec::new(),
         };
@@ -929,30 +931,74 @@ impl Lab {
         self.apply_partitions()
     }
 
-    /// Reconnects every partitioned host.
+    /// Reconnects every partitioned host and lifts every [`Lab::block`].
     pub fn heal_all(&mut self) -> Result<()> {
         self.partitioned.clear();
+        self.blocked.clear();
         self.apply_partitions()
     }
 
+    /// Drops frames from `from` to `to` only (a one-way failure); the other
+    /// direction and other hosts are unaffected. [`Lab::unblock`] undoes it.
+    pub fn block(&mut self, from: &str, to: &str) -> Result<()> {
+        self.host(from)?;
+        self.host(to)?;
+        self.blocked.insert((from.to_string(), to.to_string()));
+        self.apply_partitions()
+    }
+
+    /// Lifts [`Lab::block`] of `from` to `to`.
+    pub fn unblock(&mut self, from: &str, to: &str) -> Result<()> {
+        self.blocked.remove(&(from.to_string(), to.to_string()));
+        self.apply_partitions()
+    }
+
+    fn ports_of(&self, host: &str) -> Vec<String> {
+        self.hosts
+            .iter()
+            .filter(|h| h.name == host)
+            .flat_map(|h| h.ifaces.iter().map(|i| format!("\"{}\"", i.port)))
+            .collect()
+    }
+
     /// Rewrites the switch's whole `bridge kr_partition` table atomically
-    /// (one `nft -f` transaction) from the set of partitioned hosts.
+    /// (one `nft -f` transaction) from the partitioned hosts and blocks.
     fn apply_partitions(&self) -> Result<()> {
         let ports: Vec<String> = self
-            .hosts
+            .partitioned
             .iter()
-            .filter(|h| self.partitioned.contains(&h.name))
-            .flat_map(|h| h.ifaces.iter().map(|i| format!("\"{}\"", i.port)))
+            .flat_map(|h| self.ports_of(h))
             .collect();
+        let mut forward = Vec::new();
+        if !ports.is_empty() {
+            let set = ports.join(", ");
+            forward.push(format!("iifname {{ {set} }} drop"));
+            forward.push(format!("oifname {{ {set} }} drop"));
+        }
+        for (from, to) in &self.blocked {
+            let (f, t) = (self.ports_of(from).join(", "), self.ports_of(to).join(", "));
+            if !f.is_empty() && !t.is_empty() {
+                forward.push(format!("iifname {{ {f} }} oifname {{ {t} }} drop"));
+            }
+        }
         // `add` then `delete` makes the delete valid whether or not the
         // table existed.
         let mut rules =
             String::from("add table bridge kr_partition\ndelete table bridge kr_partition\n");
-        if !ports.is_empty() {
-            let set = ports.join(", ");
-            rules.push_str(&format!(
-                "table bridge kr_partition {{\n  chain forward {{\n    type filter hook forward priority 0; policy accept;\n    iifname {{ {set} }} drop\n    oifname {{ {set} }} drop\n  }}\n  chain input {{\n    type filter hook input priority 0; policy accept;\n    iifname {{ {set} }} drop\n  }}\n}}\n"
-            ));
+        if !forward.is_empty() {
+            rules.push_str("table bridge kr_partition {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n");
+            for r in &forward {
+                rules.push_str(&format!("    {r}\n"));
+            }
+            rules.push_str("  }\n");
+            if !ports.is_empty() {
+                // Frames for the bridge itself (captures on it) too.
+                rules.push_str(&format!(
+                    "  chain input {{\n    type filter hook input priority 0; policy accept;\n    iifname {{ {} }} drop\n  }}\n",
+                    ports.join(", ")
+                ));
+            }
+            rules.push_str("}\n");
         }
         let file = self.dir.path().join("partition.nft");
         std::fs::write(&file, rules).map_err(io_err(format!("write {}", file.display())))?;

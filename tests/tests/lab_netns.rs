@@ -332,7 +332,7 @@ mod peers {
     use std::time::Duration;
 
     use testlab::capture::Capture;
-    use testlab::keepalived::{Keepalived, KeepalivedCfg, VrrpInstanceCfg};
+    use testlab::keepalived::{Keepalived, KeepalivedCfg, StartOpts, VrrpInstanceCfg};
     use testlab::netns::{Lab, Topology};
     use testlab::Need;
 
@@ -367,6 +367,11 @@ mod peers {
     /// Starts the pair; IPv4 VIP `<net>.100/24` with VRRPv2, or with `v6`
     /// VIP `fd00::<vrid>:100/64` with VRRPv3.
     pub fn start_pair(net: &str, vrid: u8, v6: bool) -> Pair {
+        start_pair_with(net, vrid, v6, &StartOpts::default())
+    }
+
+    /// [`start_pair`] with keepalived started with `opts`.
+    pub fn start_pair_with(net: &str, vrid: u8, v6: bool, opts: &StartOpts) -> Pair {
         // `c` runs nothing unless a test plays a third peer from it.
         let lab = Topology::lan(&["a", "b", "c"], net)
             .build()
@@ -390,14 +395,16 @@ mod peers {
         let cap_a = Capture::on_port(&lab, "a", "eth0").unwrap_or_else(|e| panic!("{e}"));
         let cap_b = Capture::on_port(&lab, "b", "eth0").unwrap_or_else(|e| panic!("{e}"));
         let host = |n: &str| lab.host(n).unwrap_or_else(|e| panic!("{e}")).clone();
-        let a = Keepalived::start(
+        let a = Keepalived::start_with(
             &host("a"),
             &KeepalivedCfg::single("a", cfg_a.clone()).render(),
+            opts,
         )
         .unwrap_or_else(|e| panic!("start keepalived a: {e}"));
-        let b = Keepalived::start(
+        let b = Keepalived::start_with(
             &host("b"),
             &KeepalivedCfg::single("b", cfg_b.clone()).render(),
+            opts,
         )
         .unwrap_or_else(|e| panic!("start keepalived b: {e}"));
         // Both start as BACKUP; `a` wins after its master down interval.
@@ -845,4 +852,66 @@ fn injected_adverts_are_accepted_by_keepalived() {
         "{}",
         p.log()
     );
+}
+
+#[test]
+fn keepalived_master_is_silenced_by_a_flood_of_invalid_adverts() {
+    if !testlab::lab_guard(
+        "keepalived_master_is_silenced_by_a_flood_of_invalid_adverts",
+        peers::NEEDS,
+    ) {
+        return;
+    }
+    use testlab::capture::{AdvertSpec, RawIpSender};
+    use testlab::keepalived::StartOpts;
+    // -G: keepalived would log every rejected advert (labs.md).
+    let opts = StartOpts {
+        no_syslog: true,
+        ..StartOpts::default()
+    };
+    let mut p = peers::start_pair_with("10.9.18", 18, false, &opts);
+    let c = p.lab.host("c").unwrap_or_else(|e| panic!("{e}")).clone();
+    let sender = RawIpSender::on_host(&c, "eth0", false).unwrap_or_else(|e| panic!("{e}"));
+    let mut spec = AdvertSpec::new(2, 18, 200, IpAddr::from([10, 9, 18, 3]), &[p.vip]);
+    spec.bad_checksum = true;
+    let bad = spec.build();
+    // Only the master hears the flood: a backup that hears it re-arms its
+    // master down timer the same way and never takes over (measured), and
+    // 2.2.7 is not silenced by such adverts sent to its unicast address.
+    p.lab.block("c", "b").unwrap_or_else(|e| panic!("{e}"));
+    // keepalived 2.2.7's master re-arms its advert timer on every packet it
+    // reads for its VRID, valid or not (labs.md): under a steady flood of
+    // invalid adverts it stops advertising and the backup takes over. The
+    // behaviour keepalived-rs must not copy; here it proves the flood and
+    // the capture work.
+    let flood_start = Instant::now();
+    let a_start = p.cap_a.frames().len();
+    let b_start = p.cap_b.frames().len();
+    let period = p.cfg_b.master_down_interval() + Duration::from_millis(1500);
+    while flood_start.elapsed() < period {
+        for _ in 0..10 {
+            sender.send(&bad).unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let count = |cap: &testlab::capture::Capture, skip: usize, prio: u8| {
+        cap.frames()
+            .into_iter()
+            .skip(skip)
+            .filter(|f| f.vrrp().is_some_and(|v| v.priority == prio && v.vrid == 18))
+            .count()
+    };
+    let (flood_at_a, flood_at_b) = (count(&p.cap_a, a_start, 200), count(&p.cap_b, b_start, 200));
+    let (from_a, from_b) = (count(&p.cap_a, a_start, 150), count(&p.cap_b, b_start, 100));
+    eprintln!(
+        "flood over {period:?}: {flood_at_a} invalid adverts at a, {flood_at_b} at b; \
+         adverts from a: {from_a}, from b: {from_b}"
+    );
+    assert!(flood_at_a > 500, "the flood did not reach a: {flood_at_a}");
+    assert_eq!(flood_at_b, 0, "the block let the flood through to b");
+    // Silenced: at most the advert that answers b's takeover, instead of
+    // one per second.
+    assert!(from_a <= 2, "a kept advertising: {from_a}\n{}", p.log());
+    // b heard nothing for its master down interval and took over.
+    assert!(from_b >= 1, "b never became master\n{}", p.log());
 }
