@@ -1,0 +1,499 @@
+//! keepalived-rs and the real keepalived 2.2.7 as VRRP peers in network
+//! namespaces: who holds the VIP in steady state, how fast a crash (SIGKILL)
+//! or a graceful stop (SIGTERM) of the master moves it, what a partition and
+//! its healing do, and the gratuitous ARPs / NAs on the wire. Each scenario
+//! runs with ours as master and keepalived as backup, and the reverse.
+//!
+//! Bounds (the brief, from RFC 3768/5798 6.4.2 timers): takeover after
+//! SIGKILL within 3 x advert_int + skew + 0.4 s, after SIGTERM (priority-0
+//! advert) within skew + 0.4 s, the lower priority node releases within
+//! 1.5 s of a partition healing; exactly one holder in steady state sampled
+//! every 20 ms.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use testlab::capture::{Capture, Kind};
+use testlab::keepalived::{Auth, Keepalived, KeepalivedCfg, StartOpts, VrrpInstanceCfg};
+use testlab::netns::{Lab, Topology};
+use testlab::Need;
+
+const NEEDS: &[Need] = &[Need::Root, Need::Program("keepalived"), Need::Program("ip")];
+/// Slack on every timing bound: scheduling in a busy 2-core lab.
+const SLACK: Duration = Duration::from_millis(400);
+
+fn fail<T, E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> T + '_ {
+    move |e| panic!("{what}: {e}")
+}
+
+// ---------------------------------------------------------------------------
+// The two implementations behind one face
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Impl {
+    Ours,
+    Keepalived,
+}
+
+/// A VRRP daemon (ours or keepalived) running in a lab host, through the
+/// lab's keepalived wrapper (same command line for both).
+struct Daemon {
+    which: Impl,
+    host: String,
+    k: Keepalived,
+}
+
+fn our_binary() -> PathBuf {
+    testlab::confgen::run::our_binary().unwrap_or_else(|e| panic!("keepalived-rs binary: {e}"))
+}
+
+impl Daemon {
+    fn start(which: Impl, lab: &Lab, host: &str, config: &str) -> Daemon {
+        let h = lab.host(host).unwrap_or_else(fail("host"));
+        let opts = StartOpts {
+            // No syslog: keepalived logs every rejected advert (labs.md).
+            no_syslog: which == Impl::Keepalived,
+            extra_args: Vec::new(),
+            program: (which == Impl::Ours).then(our_binary),
+        };
+        let k = Keepalived::start_with(h, config, &opts).unwrap_or_else(fail("start"));
+        Daemon {
+            which,
+            host: host.to_string(),
+            k,
+        }
+    }
+
+    fn log(&self) -> String {
+        format!(
+            "--- {:?} on {} ---\n{}",
+            self.which,
+            self.host,
+            self.k.log()
+        )
+    }
+
+    /// Crash: SIGKILL, then drop the VIPs it left (a crashed host has none).
+    fn kill(&mut self) {
+        self.k.kill().unwrap_or_else(fail("kill"));
+    }
+
+    /// Graceful stop; whether it exited 0 within 5 s.
+    fn term(&mut self) -> bool {
+        let (st, in_time) = self
+            .k
+            .stop(Duration::from_secs(5))
+            .unwrap_or_else(fail("stop"));
+        in_time && st.success()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Scenario parameters
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+struct Scenario {
+    name: &'static str,
+    high: Impl,
+    low: Impl,
+    version: u8,
+    ipv6: bool,
+    advert_int: f64,
+    auth: Option<&'static str>,
+    unicast: bool,
+    nopreempt: bool,
+}
+
+impl Scenario {
+    fn v2(name: &'static str, high: Impl, low: Impl) -> Scenario {
+        Scenario {
+            name,
+            high,
+            low,
+            version: 2,
+            ipv6: false,
+            advert_int: 1.0,
+            auth: Some("s3cr3t"),
+            unicast: false,
+            nopreempt: false,
+        }
+    }
+
+    fn vip(&self) -> IpAddr {
+        if self.ipv6 {
+            IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x100))
+        } else {
+            IpAddr::V4(Ipv4Addr::new(10, 31, 0, 100))
+        }
+    }
+
+    fn host_addr(&self, i: u8) -> IpAddr {
+        if self.ipv6 {
+            IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, u16::from(i)))
+        } else {
+            IpAddr::V4(Ipv4Addr::new(10, 31, 0, i))
+        }
+    }
+
+    fn instance(&self, me: u8, priority: u8) -> VrrpInstanceCfg {
+        let mut c = VrrpInstanceCfg::new("eth0", 51, priority)
+            .version(self.version)
+            .advert_int(self.advert_int);
+        c = if self.ipv6 {
+            c.vip("fd00::100/64")
+        } else {
+            c.vip("10.31.0.100/24")
+        };
+        if let Some(p) = self.auth {
+            c = c.auth(Auth::Pass(p.to_string()));
+        }
+        if self.unicast {
+            let peer = self.host_addr(3 - me);
+            c = c.unicast(Some(self.host_addr(me)), &[peer]);
+        }
+        if self.nopreempt {
+            c = c.nopreempt();
+        }
+        c
+    }
+
+    fn config(&self, me: u8, priority: u8) -> String {
+        KeepalivedCfg::single(&format!("r{me}"), self.instance(me, priority)).render()
+    }
+
+    fn advert(&self) -> Duration {
+        Duration::from_secs_f64(self.advert_int)
+    }
+
+    /// RFC 5798 6.1 skew for `priority` (v2: (256-p)/256 s; v3 scaled).
+    fn skew(&self, priority: u8) -> Duration {
+        let unit = if self.version == 2 {
+            Duration::from_secs(1)
+        } else {
+            self.advert()
+        };
+        unit.mul_f64(f64::from(256 - u32::from(priority)) / 256.0)
+    }
+}
+
+const HIGH: u8 = 150;
+const LOW: u8 = 100;
+
+fn lab() -> Lab {
+    Topology::new()
+        .iface("a", "eth0", Some("lan"), &["10.31.0.1/24", "fd00::1/64"])
+        .iface("b", "eth0", Some("lan"), &["10.31.0.2/24", "fd00::2/64"])
+        .build()
+        .unwrap_or_else(fail("build lab"))
+}
+
+fn sole(lab: &Lab, vip: IpAddr, host: &str, timeout: Duration, logs: &[&Daemon]) -> Duration {
+    match lab.wait_sole_holder(vip, host, timeout) {
+        Ok(w) => w.elapsed,
+        Err(e) => {
+            let l: Vec<String> = logs.iter().map(|d| d.log()).collect();
+            panic!(
+                "{host} never became the sole holder of {vip}: {e}\n{}",
+                l.join("\n")
+            )
+        }
+    }
+}
+
+fn steady(lab: &Lab, vip: IpAddr, host: &str, logs: &[&Daemon]) {
+    let s = lab
+        .sample_holders(vip, Duration::from_secs(3), Duration::from_millis(20))
+        .unwrap_or_else(fail("sample"));
+    let bad = s.not_solely(host);
+    if !bad.is_empty() {
+        let l: Vec<String> = logs.iter().map(|d| d.log()).collect();
+        panic!(
+            "{host} was not the sole holder of {vip} in {} of {} samples, first {:?}\n{}",
+            bad.len(),
+            s.len(),
+            bad[0],
+            l.join("\n")
+        );
+    }
+}
+
+/// The GARPs (or unsolicited NAs) for the VIP that reached the capturing
+/// host from others, as offsets in the capture.
+fn announcements(cap: &Capture, vip: IpAddr) -> Vec<Duration> {
+    cap.frames()
+        .into_iter()
+        .filter(|f| !f.outgoing)
+        .filter(|f| match (vip, &f.kind) {
+            (IpAddr::V4(v), Kind::Arp(a)) => {
+                a.is_gratuitous() && a.sender_ip == v && a.op == 1 && f.dst_mac == [0xff; 6]
+            }
+            (IpAddr::V6(v), Kind::NeighborAdvert(n)) => {
+                n.target == v
+                    && n.hop_limit == 255
+                    && n.override_flag
+                    && !n.solicited
+                    && n.dst == Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1)
+            }
+            _ => false,
+        })
+        .map(|f| f.offset)
+        .collect()
+}
+
+/// keepalived's default GARP behaviour (labs.md, measured): 5 at once on
+/// becoming master, 5 more 5 s later.
+fn assert_garp_schedule(times: &[Duration], who: &str) {
+    assert!(
+        times.len() >= 10,
+        "{who}: expected 10 announcements (5 + 5 after 5 s), saw {}: {times:?}",
+        times.len()
+    );
+    let first = &times[..5];
+    let second = &times[5..10];
+    let spread = |b: &[Duration]| b[b.len() - 1] - b[0];
+    assert!(
+        spread(first) < Duration::from_millis(200),
+        "{who}: first burst not at once: {first:?}"
+    );
+    assert!(
+        spread(second) < Duration::from_millis(200),
+        "{who}: second burst not at once: {second:?}"
+    );
+    let gap = second[0] - first[0];
+    assert!(
+        gap >= Duration::from_millis(4800) && gap <= Duration::from_millis(5600),
+        "{who}: second burst {gap:?} after the first, expected 5 s"
+    );
+}
+
+/// The whole scenario: election, steady state, crash takeover with GARPs,
+/// preemption back, graceful-stop takeover, partition and healing.
+fn run(sc: &Scenario) {
+    let lab = lab();
+    let vip = sc.vip();
+    let mut lab = lab;
+
+    // 1. Election: the higher priority ends up the only holder.
+    let mut hi = Daemon::start(sc.high, &lab, "a", &sc.config(1, HIGH));
+    let mut lo = Daemon::start(sc.low, &lab, "b", &sc.config(2, LOW));
+    sole(&lab, vip, "a", Duration::from_secs(15), &[&hi, &lo]);
+    steady(&lab, vip, "a", &[&hi, &lo]);
+
+    // 2. Crash of the master: the backup takes over within the master-down
+    //    interval, and announces the VIP as keepalived does.
+    let cap = Capture::on_host(lab.host("a").unwrap_or_else(fail("host")), "eth0")
+        .unwrap_or_else(fail("capture"));
+    let t0 = Instant::now();
+    hi.kill();
+    let bound = sc.advert() * 3 + sc.skew(LOW) + SLACK;
+    let took = match lab.wait_holder(vip, "b", bound + Duration::from_secs(3)) {
+        Ok(_) => t0.elapsed(),
+        Err(e) => panic!("{}: no takeover after SIGKILL: {e}\n{}", sc.name, lo.log()),
+    };
+    assert!(
+        took <= bound,
+        "{}: takeover after SIGKILL took {took:?}, bound {bound:?}\n{}",
+        sc.name,
+        lo.log()
+    );
+    // The second GARP burst comes 5 s after the first; sample meanwhile.
+    steady(&lab, vip, "b", &[&lo]);
+    std::thread::sleep(Duration::from_millis(3000));
+    let times = announcements(&cap, vip);
+    drop(cap);
+    assert_garp_schedule(&times, &format!("{} ({:?} as new master)", sc.name, sc.low));
+
+    // 3. The higher priority comes back and preempts (unless nopreempt).
+    let mut hi = Daemon::start(sc.high, &lab, "a", &sc.config(1, HIGH));
+    if sc.nopreempt {
+        steady(&lab, vip, "b", &[&hi, &lo]);
+        lo.term();
+        sole(
+            &lab,
+            vip,
+            "a",
+            sc.skew(HIGH) + SLACK + Duration::from_secs(2),
+            &[&hi],
+        );
+        return;
+    }
+    sole(&lab, vip, "a", Duration::from_secs(10), &[&hi, &lo]);
+
+    // 4. Graceful stop: priority 0 makes the backup take over after skew.
+    let t0 = Instant::now();
+    assert!(
+        hi.term(),
+        "{}: master did not exit 0 on SIGTERM\n{}",
+        sc.name,
+        hi.log()
+    );
+    let bound = sc.skew(LOW) + SLACK;
+    let w = lab
+        .wait_sole_holder(vip, "b", bound + Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("{}: no takeover after SIGTERM: {e}\n{}", sc.name, lo.log()));
+    let took = t0.elapsed().min(w.elapsed);
+    assert!(
+        took <= bound,
+        "{}: takeover after SIGTERM took {took:?}, bound {bound:?}\n{}",
+        sc.name,
+        lo.log()
+    );
+
+    // 5. Partition and healing: both become master while cut apart; after
+    //    healing the lower priority releases within 1.5 s.
+    let hi = Daemon::start(sc.high, &lab, "a", &sc.config(1, HIGH));
+    sole(&lab, vip, "a", Duration::from_secs(10), &[&hi, &lo]);
+    lab.partition("b").unwrap_or_else(fail("partition"));
+    lab.wait_holders(vip, Duration::from_secs(10), |h| h.len() == 2)
+        .unwrap_or_else(|e| panic!("{}: partitioned backup did not take the VIP: {e}", sc.name));
+    lab.heal("b").unwrap_or_else(fail("heal"));
+    let t0 = Instant::now();
+    lab.wait_sole_holder(vip, "a", Duration::from_secs(5))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: no release after healing: {e}\n{}\n{}",
+                sc.name,
+                hi.log(),
+                lo.log()
+            )
+        });
+    let took = t0.elapsed();
+    assert!(
+        took <= Duration::from_millis(1500) + sc.advert(),
+        "{}: lower priority released {took:?} after healing",
+        sc.name
+    );
+    drop(hi);
+    drop(lo);
+}
+
+/// Both directions of one scenario are separate tests so a failure names
+/// which side was ours.
+macro_rules! both_ways {
+    ($ours_master:ident, $ours_backup:ident, $make:expr) => {
+        #[test]
+        fn $ours_master() {
+            if !testlab::lab_guard(stringify!($ours_master), NEEDS) {
+                return;
+            }
+            let mut sc: Scenario = $make;
+            sc.name = stringify!($ours_master);
+            sc.high = Impl::Ours;
+            sc.low = Impl::Keepalived;
+            run(&sc);
+        }
+
+        #[test]
+        fn $ours_backup() {
+            if !testlab::lab_guard(stringify!($ours_backup), NEEDS) {
+                return;
+            }
+            let mut sc: Scenario = $make;
+            sc.name = stringify!($ours_backup);
+            sc.high = Impl::Keepalived;
+            sc.low = Impl::Ours;
+            run(&sc);
+        }
+    };
+}
+
+fn base() -> Scenario {
+    Scenario::v2("", Impl::Ours, Impl::Keepalived)
+}
+
+both_ways!(v2_pass_ours_master, v2_pass_ours_backup, base());
+
+both_ways!(
+    v3_ipv4_fast_ours_master,
+    v3_ipv4_fast_ours_backup,
+    Scenario {
+        version: 3,
+        advert_int: 0.1,
+        auth: None,
+        ..base()
+    }
+);
+
+both_ways!(
+    v3_ipv6_ours_master,
+    v3_ipv6_ours_backup,
+    Scenario {
+        version: 3,
+        ipv6: true,
+        auth: None,
+        ..base()
+    }
+);
+
+both_ways!(
+    v2_unicast_ours_master,
+    v2_unicast_ours_backup,
+    Scenario {
+        unicast: true,
+        ..base()
+    }
+);
+
+both_ways!(
+    v2_nopreempt_ours_master,
+    v2_nopreempt_ours_backup,
+    Scenario {
+        nopreempt: true,
+        ..base()
+    }
+);
+
+/// Adverts that fail the peer's checks (another password, another VRID)
+/// are ignored by both implementations: each side becomes master on its
+/// own and stays so.
+fn mismatch(name: &'static str, ours_cfg: String, theirs_cfg: String) {
+    if !testlab::lab_guard(name, NEEDS) {
+        return;
+    }
+    let lab = lab();
+    let vip = base().vip();
+    let ours = Daemon::start(Impl::Ours, &lab, "a", &ours_cfg);
+    let theirs = Daemon::start(Impl::Keepalived, &lab, "b", &theirs_cfg);
+    lab.wait_holders(vip, Duration::from_secs(15), |h| h.len() == 2)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{name}: both should hold the VIP: {e}\n{}\n{}",
+                ours.log(),
+                theirs.log()
+            )
+        });
+    let s = lab
+        .sample_holders(vip, Duration::from_secs(3), Duration::from_millis(20))
+        .unwrap_or_else(fail("sample"));
+    let split = s.0.iter().filter(|(_, h)| h.len() != 2).count();
+    assert_eq!(
+        split, 0,
+        "{name}: a side released the VIP on a mismatched advert"
+    );
+}
+
+#[test]
+fn mismatched_password_is_ignored_by_both() {
+    let sc = base();
+    let mut other = sc.instance(2, LOW);
+    other.auth = Some(Auth::Pass("other".into()));
+    mismatch(
+        "mismatched_password_is_ignored_by_both",
+        sc.config(1, HIGH),
+        KeepalivedCfg::single("r2", other).render(),
+    );
+}
+
+#[test]
+fn mismatched_vrid_is_ignored_by_both() {
+    let sc = base();
+    let mut other = sc.instance(2, LOW);
+    other.vrid = 52;
+    mismatch(
+        "mismatched_vrid_is_ignored_by_both",
+        sc.config(1, HIGH),
+        KeepalivedCfg::single("r2", other).render(),
+    );
+}
