@@ -13,38 +13,72 @@ fn main() -> ExitCode {
     if matches!(cli.command, Some(cli::Command::Demo)) {
         return demo::run();
     }
-    if cli.config_test.is_none() {
-        return run_daemon(&cli);
+    if cli.config_test.is_some() {
+        return config_test(&cli);
     }
-    let path = cli.config_path();
-    let mut sources = confparse::SourceMap::new();
-    let mut diags = confparse::Diagnostics::new();
-    let _lines =
-        confparse::preproc::read_config(&path, &Default::default(), &mut sources, &mut diags);
+    run_daemon(&cli)
+}
+
+/// The load options the command line asks for, on this host's interfaces.
+fn load_options(cli: &cli::Cli) -> confparse::LoadOptions {
+    confparse::LoadOptions {
+        config_id: cli.config_id.clone(),
+        all_config: cli.all_config,
+        ..confparse::LoadOptions::for_this_host()
+    }
+}
+
+/// `-d` / `--dump-conf[=json]`: the resolved model on stdout.
+fn dump_model(cli: &cli::Cli, model: &confparse::Model) {
+    match cli.dump_conf.as_deref() {
+        None => {}
+        Some("json") => match serde_json::to_string_pretty(model) {
+            Ok(j) => println!("{j}"),
+            Err(e) => eprintln!("cannot dump the configuration as JSON: {e}"),
+        },
+        Some(_) => println!("{model:#?}"),
+    }
+}
+
+/// `-t` / `--config-test[=LOGFILE]` (alias `--check-config`): check the
+/// configuration as keepalived 2.2.7 does and exit with its status (0
+/// clean; 4 cannot run; 5 problems but would run; 6 security; 2 missing
+/// parameter). Diagnostics go to stderr (and to LOGFILE when given), or as
+/// JSON to stdout with `--json`.
+fn config_test(cli: &cli::Cli) -> ExitCode {
+    let report = confparse::check(&cli.config_path(), &load_options(cli));
     if cli.json {
-        println!("{}", diags.to_json(&sources));
+        println!("{}", report.diagnostics.to_json(&report.sources));
     } else {
-        eprint!("{}", diags.render(&sources));
+        let rendered = report.render();
+        eprint!("{rendered}");
+        if let Some(log) = cli.config_test.as_deref().filter(|l| !l.is_empty()) {
+            if let Err(e) = std::fs::write(log, &rendered) {
+                eprintln!("cannot write {log}: {e}");
+            }
+        }
     }
-    let status = diags.exit_status();
+    if let Some(m) = &report.model {
+        dump_model(cli, m);
+    }
+    let status = report.exit_status();
     ExitCode::from(u8::try_from(status).unwrap_or(1))
 }
 
 /// Loads the configuration as `-t` does and runs the daemon on it;
 /// a configuration that cannot run is reported and exits 1.
 fn run_daemon(cli: &cli::Cli) -> ExitCode {
-    let opts = confparse::LoadOptions {
-        config_id: cli.config_id.clone(),
-        all_config: cli.all_config,
-        ..confparse::LoadOptions::for_this_host()
-    };
-    let mut report = confparse::check(&cli.config_path(), &opts);
+    let mut report = confparse::check(&cli.config_path(), &load_options(cli));
     let rendered = report.render();
     if !rendered.is_empty() {
         eprint!("{rendered}");
     }
     match report.model.take() {
-        Some(model) => daemon::run(cli, model),
+        Some(model) => {
+            // keepalived's -d dumps the configuration and runs.
+            dump_model(cli, &model);
+            daemon::run(cli, model)
+        }
         None => ExitCode::FAILURE,
     }
 }
