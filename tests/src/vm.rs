@@ -600,11 +600,13 @@ pub fn cpio_entries(mut bytes: &[u8]) -> Result<Vec<CpioEntry>, VmError> {
 // ---------------------------------------------------------------------------
 // Programs and their libraries
 
-/// The first executable called `prog` on PATH.
+/// The first executable called `prog` on PATH, then in the sbin
+/// directories (a non-root PATH on Debian lacks them; ip and ipvsadm live
+/// there).
 pub fn which(prog: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")
-        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
         .map(|d| d.join(prog))
         .find(|p| crate::on_path(&p.to_string_lossy()))
 }
