@@ -186,6 +186,71 @@ fn sweep_removes_leftovers_of_dead_owners_only() {
     assert!(!status.success(), "the sleeper was not killed");
 }
 
+#[test]
+fn partition_block_and_link_cuts_filter_the_right_frames() {
+    if !testlab::lab_guard(
+        "partition_block_and_link_cuts_filter_the_right_frames",
+        &[Need::Root, Need::Program("nft"), Need::Program("busybox")],
+    ) {
+        return;
+    }
+    use testlab::capture::{AdvertSpec, Capture, RawIpSender};
+    let mut lab = lan(&["a", "b", "c"], "10.9.6");
+    let host = |lab: &Lab, n: &str| lab.host(n).unwrap_or_else(|e| panic!("{e}")).clone();
+    let (a, b) = (host(&lab, "a"), host(&lab, "b"));
+    let ping = |from: &netns::Host, to: &str| {
+        from.run(
+            &["busybox", "ping", "-c", "1", "-W", "1", to],
+            Duration::from_secs(5),
+        )
+        .map(|o| o.code() == Some(0))
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert!(ping(&a, "10.9.6.2"));
+    // Partition: b is unreachable but keeps its carrier.
+    lab.partition("b").unwrap_or_else(|e| panic!("{e}"));
+    assert!(!ping(&a, "10.9.6.2"), "partitioned b answered");
+    assert!(!ping(&b, "10.9.6.3"), "partitioned b reached c");
+    assert!(ping(&a, "10.9.6.3"), "a and c lost each other");
+    let link = b
+        .ip(&["-o", "link", "show", "eth0"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(link.stdout.contains("LOWER_UP"), "{}", link.stdout);
+    lab.heal("b").unwrap_or_else(|e| panic!("{e}"));
+    assert!(ping(&a, "10.9.6.2"));
+    // One-way block a -> b: a's frames stop at the bridge, b's reach a.
+    lab.block("a", "b").unwrap_or_else(|e| panic!("{e}"));
+    let cap_a = Capture::on_host(&a, "eth0").unwrap_or_else(|e| panic!("{e}"));
+    let cap_b = Capture::on_host(&b, "eth0").unwrap_or_else(|e| panic!("{e}"));
+    let advert = |src: [u8; 4]| AdvertSpec::new(2, 99, 1, IpAddr::from(src), &[]).build();
+    RawIpSender::on_host(&a, "eth0", false)
+        .and_then(|s| s.send(&advert([10, 9, 6, 1])))
+        .unwrap_or_else(|e| panic!("{e}"));
+    RawIpSender::on_host(&b, "eth0", false)
+        .and_then(|s| s.send(&advert([10, 9, 6, 2])))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let from = |ip: [u8; 4]| {
+        move |f: &[testlab::capture::Frame]| {
+            f.iter().any(|x| {
+                x.vrrp()
+                    .is_some_and(|v| v.src == IpAddr::from(ip) && !x.outgoing)
+            })
+        }
+    };
+    cap_a
+        .wait_for(Duration::from_secs(2), from([10, 9, 6, 2]))
+        .unwrap_or_else(|e| panic!("b -> a was dropped: {e}"));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!from([10, 9, 6, 1])(&cap_b.frames()), "a -> b got through");
+    lab.unblock("a", "b").unwrap_or_else(|e| panic!("{e}"));
+    assert!(ping(&a, "10.9.6.2"));
+    // Link cut from the host's side: down, then up again.
+    a.set_link("eth0", false).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!ping(&a, "10.9.6.2"));
+    a.set_link("eth0", true).unwrap_or_else(|e| panic!("{e}"));
+    assert!(ping(&a, "10.9.6.2"));
+}
+
 /// Set in the child that [`sweep_cleans_up_after_a_killed_test_process`]
 /// starts: it builds a lab, reports it and waits to be killed.
 const CRASH_CHILD_ENV: &str = "KR_LAB_CRASH_CHILD";
