@@ -163,6 +163,7 @@ pub enum DaemonAttr {
     SyncMaxlen(u16),
     McastGroup([u8; 4]),
     McastGroup6([u8; 16]),
+    /// Host byte order (the kernel converts it).
     McastPort(u16),
     McastTtl(u8),
     Other(DefaultNla),
@@ -370,8 +371,10 @@ impl Nla for DaemonAttr {
         match self {
             DaemonAttr::State(x) | DaemonAttr::SyncId(x) => put_u32(buf, *x),
             DaemonAttr::McastIfn(s) => put_str(buf, s),
-            DaemonAttr::SyncMaxlen(x) => put_u16(buf, *x),
-            DaemonAttr::McastPort(p) => buf[..2].copy_from_slice(&p.to_be_bytes()),
+            // Host order, unlike the service and destination ports:
+            // ip_vs_ctl.c reads it with nla_get_u16 and converts it itself
+            // (found in the VM lab: ipvsadm showed the bytes swapped).
+            DaemonAttr::SyncMaxlen(x) | DaemonAttr::McastPort(x) => put_u16(buf, *x),
             DaemonAttr::McastGroup(a) => buf[..4].copy_from_slice(a),
             DaemonAttr::McastGroup6(a) => buf[..16].copy_from_slice(a),
             DaemonAttr::McastTtl(t) => buf[0] = *t,
@@ -614,7 +617,7 @@ pub fn parse_daemon_attrs(buf: &[u8]) -> Result<Vec<DaemonAttr>, DecodeError> {
                 let a: [u8; 16] = v.try_into().map_err(|_| bad_len(W, k, "16", v.len()))?;
                 DaemonAttr::McastGroup6(a)
             }
-            IPVS_DAEMON_ATTR_MCAST_PORT => DaemonAttr::McastPort(get_be16(W, k, v)?),
+            IPVS_DAEMON_ATTR_MCAST_PORT => DaemonAttr::McastPort(get_u16(W, k, v)?),
             IPVS_DAEMON_ATTR_MCAST_TTL => DaemonAttr::McastTtl(get_u8(W, k, v)?),
             _ => DaemonAttr::Other(other(k, v)),
         });

@@ -574,6 +574,15 @@ fn vm_ipvs_info_timeouts_and_daemon_read_back() {
         "{d}"
     );
     assert!(info.contains("info.daemon Master kr0 51"), "{info}");
+    // Every option of the backup daemon reads back as ipvsadm shows it.
+    assert!(
+        d.contains("backup sync daemon (mcast=kr0, syncid=52, maxlen=1400, group=224.0.0.82, port=8849, ttl=2)"),
+        "{d}"
+    );
+    assert!(
+        info.contains("info.daemon Backup kr0 52 Some(1400) Some(224.0.0.82) Some(8849) Some(2)"),
+        "{info}"
+    );
 }
 
 /// Ops whose kernel answers (errnos) the fake must reproduce; the last ones
@@ -640,6 +649,15 @@ fn errno_ops() -> Vec<Op> {
             mcast_ttl: None,
         }),
         Op::DelDaemon(DaemonState::Backup),
+        Op::NewDaemon(Daemon {
+            state: DaemonState::Backup,
+            ifname: "kr0".into(),
+            sync_id: 52,
+            sync_maxlen: Some(1400),
+            mcast_group: Some(ip("224.0.0.82")),
+            mcast_port: Some(8849),
+            mcast_ttl: Some(2),
+        }),
     ]
 }
 
