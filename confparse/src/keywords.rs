@@ -357,6 +357,7 @@ pub struct Cx<'a> {
     /// keepalived resolves references against what was defined earlier in
     /// the text (reference 1.8), and nested handlers need to see it.
     defined: HashMap<&'static str, HashSet<String>>,
+    counters: HashMap<&'static str, u32>,
 }
 
 impl<'a> Cx<'a> {
@@ -367,7 +368,17 @@ impl<'a> Cx<'a> {
             missing_parameter: false,
             not_acted_seen: HashSet::new(),
             defined: HashMap::new(),
+            counters: HashMap::new(),
         }
+    }
+
+    /// Post-increment a named counter (keepalived's file-level statics
+    /// such as the automatic rule priorities).
+    pub fn next_count(&mut self, key: &'static str) -> u32 {
+        let c = self.counters.entry(key).or_insert(0);
+        let v = *c;
+        *c += 1;
+        v
     }
 
     /// Record `name` as defined under `kind`; false if it already was.

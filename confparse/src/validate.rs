@@ -39,6 +39,7 @@ pub fn finish(mut conf: ConfB, cx: &mut Cx) -> Model {
     model.track_groups = v.track_groups;
     model.garp_groups = v.garp_groups;
     model.sync_groups = v.sync_groups;
+    crate::lvs::validate(&mut model, cx); // the checker process validates on its own
 
     start_stop_script_security(&model.global, cx);
 
@@ -205,7 +206,9 @@ fn lvs_syncd_instance(model: &mut Model, cx: &mut Cx) {
         }
         None => {
             let span = sd.span;
-            cx.general(
+            // keepalived checks this after the point where -t stops
+            // (vrrp_complete_init), so it does not change the -t status.
+            cx.info(
                 span,
                 format!(
                     "Unable to find vrrp instance {vi} for lvs_syncd - clearing lvs_syncd config"

@@ -1527,8 +1527,22 @@ pub fn parse_route(cx: &mut Cx, l: &LogicalLine, static_route: bool) -> Option<R
         i += 1;
     }
     if !have_dst {
-        cx.general(first.span, "Route has no destination");
+        cx.general(first.span, "Route must have a destination");
         return None;
+    }
+    if !r.no_track && r.dev.is_none() {
+        // vrrp_iproute.c: only routes with an interface can be tracked.
+        let dest = match r.dst {
+            Some((a, p)) => format!("{a}/{p}"),
+            None => "default".to_string(),
+        };
+        cx.general(
+            l.span,
+            format!(
+                "Warning - cannot track route {dest} with no interface specified, not tracking"
+            ),
+        );
+        r.no_track = true;
     }
     if let Some((a, _)) = r.dst {
         r.ipv6 = a.is_ipv6();
@@ -1637,6 +1651,19 @@ pub fn parse_rule(cx: &mut Cx, l: &LogicalLine, static_rule: bool) -> Option<Rul
             }
         }
         i += 2;
+    }
+    if r.preference.is_none() {
+        // vrrp_iprule.c: automatic priorities count down from 16384 per
+        // family (observed with keepalived 2.2.7 -t, rc 5).
+        let n = cx.next_count(if r.ipv6 { "rule_prio6" } else { "rule_prio4" });
+        let prio = 16384u32.saturating_sub(n);
+        cx.general(
+            l.span,
+            format!(
+                "Rule has no preference specified - setting to {prio}. This is probably not what you want."
+            ),
+        );
+        r.preference = Some(prio);
     }
     Some(r)
 }
