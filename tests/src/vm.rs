@@ -1625,6 +1625,22 @@ mod tests {
         assert_eq!(parse_modinfo(b"\0depends=\0").depends, Vec::<String>::new());
     }
 
+    /// ldd on this test binary (dynamically linked against glibc).
+    #[test]
+    fn libraries_of_a_real_program() {
+        let exe = std::env::current_exe().expect("own path");
+        let libs = shared_libraries(&exe).expect("ldd runs");
+        assert!(
+            libs.iter().any(|l| l.to_string_lossy().contains("libc.so")),
+            "{libs:?}"
+        );
+        assert!(
+            libs.iter().all(|l| l.is_absolute() && l.exists()),
+            "{libs:?}"
+        );
+        assert!(shared_libraries(Path::new("/nonexistent/program")).is_err());
+    }
+
     #[test]
     fn ldd_output() {
         let out = "\tlinux-vdso.so.1 (0x00007ffd)\n\tlibnl-3.so.200 => /lib/x86_64-linux-gnu/libnl-3.so.200 (0x00007f8a)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f8a)\n\t/lib64/ld-linux-x86-64.so.2 (0x00007f8a)\n";

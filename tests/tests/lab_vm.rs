@@ -10,8 +10,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use testlab::vm::{
-    fixtures_dir, parse_ipvsadm_ln, run_lvs_dr_director, Initramfs, InitramfsBuilder, IpvsOps,
-    IpvsadmDest, Kernel, Scenario, VmError, VmOutput, DIRECTOR_CONF,
+    cpio_entries, fixtures_dir, parse_ipvsadm_ln, run_lvs_dr_director, shared_libraries, which,
+    Initramfs, InitramfsBuilder, IpvsOps, IpvsadmDest, Kernel, Scenario, VmError, VmOutput,
+    DIRECTOR_CONF, S_IFCHR, S_IFREG,
 };
 use testlab::{lab_guard, Need};
 
@@ -200,6 +201,71 @@ fn vm_ipvs_kprobe_counters() {
     .map(|(f, n)| (f, n.to_string()))
     .collect();
     assert_eq!(got, want);
+}
+
+/// What the group's image holds, listed back from the cpio: the prologue,
+/// static busybox, iproute2's ip and ipvsadm with their libraries at the
+/// loader's paths, the console node, and the modules in a loadable order.
+/// Needs no qemu.
+#[test]
+fn vm_image_contents() {
+    let needs = [
+        Need::VmKernel,
+        Need::Program("busybox"),
+        Need::Program("ip"),
+        Need::Program("ipvsadm"),
+        Need::Program("ldd"),
+    ];
+    if !lab_guard("vm_image_contents", &needs) {
+        return;
+    }
+    let image = image();
+    let bytes = std::fs::read(&image.path).expect("cached image readable");
+    let entries = cpio_entries(&bytes).expect("valid newc");
+    let by_name = |n: &str| entries.iter().find(|e| e.name == n);
+    let init = by_name("init").expect("/init");
+    assert_eq!(init.mode, S_IFREG | 0o755);
+    assert!(init.data.starts_with(b"#!/bin/busybox sh"));
+    assert!(by_name("bin/busybox").is_some());
+    assert_eq!(
+        by_name("bin/sh").map(|e| e.data.as_slice()),
+        Some(&b"busybox"[..])
+    );
+    let console = by_name("dev/console").expect("console node");
+    assert_eq!((console.mode & 0o170000, console.rdev), (S_IFCHR, (5, 1)));
+    for prog in ["ip", "ipvsadm"] {
+        let host = which(prog).expect("on the host");
+        let guest = host.to_string_lossy();
+        assert!(by_name(guest.trim_start_matches('/')).is_some(), "{guest}");
+        for lib in shared_libraries(&host).expect("ldd") {
+            let l = lib.to_string_lossy();
+            assert!(
+                by_name(l.trim_start_matches('/')).is_some(),
+                "{l} for {prog}"
+            );
+        }
+    }
+    // Every parent directory comes before what it holds.
+    for (i, e) in entries.iter().enumerate() {
+        if let Some((parent, _)) = e.name.rsplit_once('/') {
+            let p = entries.iter().position(|d| d.name == parent);
+            assert!(p.is_some_and(|p| p < i), "{} before {}", parent, e.name);
+        }
+    }
+    let order =
+        String::from_utf8(by_name("etc/kr/modules").expect("list").data.clone()).expect("UTF-8");
+    let names: Vec<&str> = order.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(names, image.modules);
+    for line in order.lines() {
+        let path = line.split(' ').nth(1).expect("name and path");
+        assert!(by_name(path.trim_start_matches('/')).is_some(), "{path}");
+    }
+    let pos = |m: &str| names.iter().position(|n| *n == m);
+    assert!(
+        pos("crc32c_generic") < pos("libcrc32c"),
+        "softdep first: {names:?}"
+    );
+    assert!(pos("nf_conntrack") < pos("ip_vs") && pos("ip_vs") < pos("ip_vs_rr"));
 }
 
 /// A VM that never reports is an error when its deadline passes, not a hang
