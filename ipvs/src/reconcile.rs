@@ -170,14 +170,16 @@ impl ActualTable {
 }
 
 /// Reads the whole table: one service dump, one destination dump per service.
+/// A service deleted by someone else between the two dumps (ESRCH) is left
+/// out rather than failing the pass.
 pub fn read_table<C: IpvsClient + ?Sized>(client: &mut C) -> Result<ActualTable, IpvsError> {
     let mut t = ActualTable::default();
     for e in client.services()? {
-        let dests = client
-            .dests(&e.service.key)?
-            .into_iter()
-            .map(|d| d.dest)
-            .collect();
+        let dests = match client.dests(&e.service.key) {
+            Ok(d) => d.into_iter().map(|d| d.dest).collect(),
+            Err(err) if err.is_no_service() => continue,
+            Err(err) => return Err(err),
+        };
         t.services.push((e.service, dests));
     }
     t.timeouts = Some(client.config()?);

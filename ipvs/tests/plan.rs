@@ -547,3 +547,56 @@ mod props {
         }
     }
 }
+
+/// A client whose table loses a service between the service dump and that
+/// service's destination dump (an operator's `ipvsadm -D` racing us).
+struct Racing {
+    inner: FakeIpvs,
+    victim: ServiceKey,
+}
+
+impl IpvsClient for Racing {
+    fn execute(&mut self, ops: &[Op]) -> Vec<Result<(), IpvsError>> {
+        self.inner.execute(ops)
+    }
+    fn services(&mut self) -> Result<Vec<ServiceEntry>, IpvsError> {
+        let s = self.inner.services();
+        let _ = self.inner.del_service(&self.victim);
+        s
+    }
+    fn service(&mut self, key: &ServiceKey) -> Result<ServiceEntry, IpvsError> {
+        self.inner.service(key)
+    }
+    fn dests(&mut self, key: &ServiceKey) -> Result<Vec<DestEntry>, IpvsError> {
+        self.inner.dests(key)
+    }
+    fn info(&mut self) -> Result<Info, IpvsError> {
+        self.inner.info()
+    }
+    fn config(&mut self) -> Result<Timeouts, IpvsError> {
+        self.inner.config()
+    }
+    fn daemons(&mut self) -> Result<Vec<Daemon>, IpvsError> {
+        self.inner.daemons()
+    }
+}
+
+#[test]
+fn service_vanishing_mid_read_is_recreated() {
+    let d = table(vec![
+        vs("10.0.0.1", "rr", vec![rs("192.168.1.11", 1, true)]),
+        vs("10.0.0.2", "rr", vec![rs("192.168.1.21", 1, true)]),
+    ]);
+    let mut c = Racing {
+        inner: fake_with(&d),
+        victim: tcp("10.0.0.2", 80),
+    };
+    let mut r = Reconciler::with_owned(keys(&d));
+    let rep = r.reconcile(&mut c, &d).unwrap();
+    assert_eq!(
+        lines(&rep.ops),
+        "add service TCP 10.0.0.2:80 sched rr\n\
+         add destination 192.168.1.21:80 to TCP 10.0.0.2:80 Route weight 1\n"
+    );
+    assert!(rep.applied.is_ok());
+}
