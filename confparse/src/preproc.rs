@@ -40,6 +40,8 @@ pub const MAX_REPLAYED: u64 = 1_000_000;
 pub const MAX_OUTPUT_LINES: usize = 4_000_000;
 /// Cap on nested include files.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
+/// Diagnostics the preprocessor reports in full before summarising.
+pub const MAX_DIAGNOSTICS: usize = 1000;
 
 /// Options that change what the preprocessor produces.
 #[derive(Debug, Clone, Default)]
@@ -232,6 +234,9 @@ struct Preproc<'a> {
     /// Index in `out` of the last statement that was not a brace.
     last_statement: Option<usize>,
     out: Vec<LogicalLine>,
+    diag_count: usize,
+    classes_seen: Vec<Option<ErrClass>>,
+    suppressed: usize,
 }
 
 impl<'a> Preproc<'a> {
@@ -266,6 +271,9 @@ impl<'a> Preproc<'a> {
             blocks: Vec::new(),
             last_statement: None,
             out: Vec::new(),
+            diag_count: 0,
+            classes_seen: Vec::new(),
+            suppressed: 0,
         };
         // set_std_definitions()
         for (name, value, func, max_params) in [
@@ -288,8 +296,20 @@ impl<'a> Preproc<'a> {
         p
     }
 
+    /// Report `d`. Past [`MAX_DIAGNOSTICS`] only diagnostics of a class
+    /// not reported yet get through (so the `-t` status is unchanged); the
+    /// rest are counted and summed up at the end, keeping a damaged or
+    /// binary file from flooding the output.
     fn push_diag(&mut self, d: Diagnostic) {
-        self.diags.push(d);
+        if self.diag_count < MAX_DIAGNOSTICS || !self.classes_seen.contains(&d.class) {
+            self.diag_count += 1;
+            if !self.classes_seen.contains(&d.class) {
+                self.classes_seen.push(d.class);
+            }
+            self.diags.push(d);
+        } else {
+            self.suppressed += 1;
+        }
     }
 
     fn error(&mut self, class: ErrClass, span: Option<Span>, msg: String) {
@@ -788,6 +808,16 @@ impl<'a> Preproc<'a> {
         if let Some(name) = self.ml_def.take() {
             self.finish_ml_def(&name);
         }
+        if self.suppressed > 0 {
+            self.diags.push(Diagnostic::note(
+                None,
+                None,
+                format!(
+                    "{} more preprocessing diagnostics not shown",
+                    self.suppressed
+                ),
+            ));
+        }
         PreprocOutput {
             lines: self.out,
             include_failed: self.include_failed,
@@ -983,7 +1013,12 @@ impl<'a> Preproc<'a> {
             }
             break buf;
         };
-        if let Some(line) = take_statement(&mut buf, self.diags) {
+        let mut local = Diagnostics::new();
+        let line = take_statement(&mut buf, &mut local);
+        for d in local.items {
+            self.push_diag(d);
+        }
+        if let Some(line) = line {
             self.track_blocks(&line);
             self.out.push(line);
             if self.out.len() >= MAX_OUTPUT_LINES {

@@ -244,6 +244,18 @@ fn non_utf8_is_decoded_lossily_with_a_warning() {
 }
 
 #[test]
+fn binary_garbage_does_not_flood_diagnostics() {
+    let mut text = String::new();
+    for i in 0..20_000 {
+        text.push_str(&format!("l{i} \0 x\nq{i} \"unterminated\n"));
+    }
+    let (lines, diags) = from_str(&text);
+    assert_eq!(lines.len(), 40_000);
+    assert!(diags.len() <= confparse::preproc::MAX_DIAGNOSTICS + 2);
+    assert_eq!(diags.worst_class(), Some(ErrClass::GeneralError));
+}
+
+#[test]
 fn overlong_line_is_skipped_with_an_error() {
     let mut text = "x".repeat(confparse::preproc::MAX_LINE + 1);
     text.push_str("\nok\n");
