@@ -697,10 +697,13 @@ impl Lab {
         topo.validate()?;
         sweep_leftovers()?;
         let id = new_lab_id()?;
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("{id}-"))
-            .tempdir()
-            .map_err(io_err("create the lab's temp dir"))?;
+        let dir = match tempfile::Builder::new().prefix(&format!("{id}-")).tempdir() {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = std::fs::remove_file(Path::new(REGISTRY_DIR).join(&id));
+                return Err(io_err("create the lab's temp dir")(e));
+            }
+        };
         let mut lab = Lab {
             switch_ns: id.clone(),
             id,
@@ -717,7 +720,20 @@ impl Lab {
     }
 
     fn add_namespace(&mut self, ns: &str) -> Result<()> {
-        run_ok(&mut ip_cmd(&["netns", "add", ns]), CMD_TIMEOUT)?;
+        // On a fresh machine the first `ip netns add` also sets up the
+        // /run/netns mount; parallel first calls can trip over each other,
+        // so retry a failure a few times.
+        let mut attempt = 0;
+        loop {
+            match run_ok(&mut ip_cmd(&["netns", "add", ns]), CMD_TIMEOUT) {
+                Ok(_) => break,
+                Err(LabError::Command { .. }) if attempt < 3 => {
+                    attempt += 1;
+                    thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         self.namespaces.push(ns.to_string());
         ip_in(ns, &["link", "set", "lo", "up"])?;
         Ok(())
