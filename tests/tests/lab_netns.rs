@@ -73,6 +73,44 @@ fn hosts_reach_each_other_and_nothing_else() {
 }
 
 #[test]
+fn bridges_separate_segments() {
+    if !testlab::lab_guard("bridges_separate_segments", NEEDS) {
+        return;
+    }
+    // a sits on both segments, b only on lan, c only on wan (same subnet on
+    // purpose: only the bridges separate them); d has an unbridged eth0.
+    let lab = Topology::parse(
+        "a: eth0@lan 10.9.7.1/24, eth1@wan 10.9.8.1/24;
+         b: eth0@lan 10.9.7.2/24; c: eth0@wan 10.9.7.3/24; d: eth0 10.9.7.4/24",
+    )
+    .and_then(Topology::build)
+    .unwrap_or_else(|e| panic!("{e}"));
+    let ping = |from: &str, to: &str| {
+        lab.host(from)
+            .and_then(|h| {
+                h.run(
+                    &["busybox", "ping", "-c", "1", "-W", "1", to],
+                    Duration::from_secs(5),
+                )
+            })
+            .map(|o| o.code() == Some(0))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert!(ping("b", "10.9.7.1"), "b cannot reach a on lan");
+    assert!(!ping("b", "10.9.7.3"), "b reached c across bridges");
+    assert!(!ping("b", "10.9.7.4"), "b reached the unbridged d");
+    let a = lab.host("a").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        a.ifaces()
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["eth0", "eth1"]
+    );
+    assert!(a.has_addr(ip("10.9.8.1")).unwrap_or(false));
+}
+
+#[test]
 fn names_are_unique_and_teardown_removes_everything() {
     if !testlab::lab_guard("names_are_unique_and_teardown_removes_everything", NEEDS) {
         return;
