@@ -127,6 +127,17 @@ fn vm_lvs_dr_by_hand_round_robins() {
         return;
     }
     let out = basics();
+    // Before any traffic the director lists exactly what the seed shows
+    // (fixtures/vm/seed-ipvsadm-ln.txt, copied from the seed; the seed's
+    // lines differ only in trailing blanks).
+    let seed =
+        std::fs::read_to_string(fixtures_dir().join("seed-ipvsadm-ln.txt")).expect("seed listing");
+    let before = out
+        .text("dr.ipvsadm-before")
+        .expect("listing before traffic");
+    let trimmed = |t: &str| t.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
+    assert_eq!(trimmed(&before), trimmed(&seed));
+
     let answers = out.values("dr.http");
     assert_eq!(answers.len(), 4, "four requests: {answers:?}");
     for a in answers {
