@@ -756,3 +756,198 @@ fn vm_ipvs_bench_1000_services_x_10_destinations() {
         ms("bench.remove_ms"),
     );
 }
+
+// ---------------------------------------------------------------------------
+// keepalived 2.2.7 as the oracle of what a configuration puts in the kernel
+
+const KEEPALIVED_CONF: &str = r#"
+global_defs {
+    router_id lab_ipvs
+}
+virtual_server 10.0.0.100 80 {
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    real_server 10.0.0.11 80 {
+        weight 1
+    }
+    # DR with another port than the virtual server's
+    real_server 10.0.0.12 8080 {
+        weight 2
+    }
+}
+virtual_server 10.0.0.101 443 {
+    lb_algo wlc
+    lb_kind NAT
+    protocol TCP
+    persistence_timeout 360
+    persistence_granularity 255.255.255.0
+    real_server 10.0.0.21 8443 {
+        weight 3
+    }
+    real_server 10.0.0.22 8443 {
+        weight 0
+        uthreshold 100
+        lthreshold 10
+    }
+}
+virtual_server fwmark 7 {
+    lb_algo sh
+    sh-fallback
+    sh-port
+    lb_kind DR
+    real_server 10.0.0.31 {
+        weight 1
+    }
+}
+# Quorum lost from the start: alpha keeps the checked server down until a
+# first success that never comes (nothing listens on port 1).
+virtual_server 10.0.0.105 80 {
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    quorum 1
+    sorry_server 10.0.0.90 80
+    real_server 10.0.0.81 80 {
+        weight 1
+        alpha
+        TCP_CHECK {
+            connect_port 1
+            connect_timeout 1
+        }
+    }
+    real_server 10.0.0.82 80 {
+        weight 1
+        alpha
+        inhibit_on_failure
+        TCP_CHECK {
+            connect_port 1
+            connect_timeout 1
+        }
+    }
+}
+"#;
+
+const KEEPALIVED_ORACLE: &str = r#"
+keepalived -n -l -D -f /in/keepalived.conf -p /tmp/k.pid -c /tmp/kc.pid -r /tmp/kv.pid >/tmp/k.log 2>&1 &
+kpid=$!
+kr_wait 30 sh -c 'ipvsadm -Sn | grep -q 10.0.0.90' || kr_val k.timeout sorry
+# Settle: no change for 2 s.
+_prev=""
+for _i in 1 2 3 4 5 6 7 8 9 10; do
+  _now=$(ipvsadm -Sn)
+  [ "$_now" = "$_prev" ] && break
+  _prev=$_now
+  sleep 2
+done
+kr_run k.save ipvsadm -Sn
+kr_run k.thresholds ipvsadm -Ln --thresholds
+kill -TERM "$kpid"
+kr_wait 20 sh -c "! kill -0 $kpid 2>/dev/null" || kr_val k.timeout stop
+kr_run k.stopped ipvsadm -Sn
+kr_blob k.log /tmp/k.log
+ipvsadm -C
+kr_run o.start ipvsctl start /in/desired.json
+kr_run o.save ipvsadm -Sn
+kr_run o.thresholds ipvsadm -Ln --thresholds
+kr_run o.stop ipvsctl stop /in/desired.json each
+kr_run o.stopped ipvsadm -Sn
+"#;
+
+/// What keepalived.conf above means, as a desired table written by hand
+/// from keepalived's documented behaviour; the VM compares it with what
+/// keepalived 2.2.7 actually programs.
+fn keepalived_table() -> DesiredTable {
+    let mut t = sample_table();
+    t.services.truncate(3);
+    // DR: keepalived gives the real server the virtual server's port.
+    t.services[0].reals[1].dest.key.port = 80;
+    t.services[2].reals.truncate(1);
+    let mut sorry = VirtualServer::new(
+        Service::new(addr_key(Protocol::Tcp, "10.0.0.105", 80), "rr"),
+        vec![
+            RealServer {
+                up: false,
+                ..rs("10.0.0.81", 80, FwdMethod::Route, 1)
+            },
+            RealServer {
+                up: false,
+                inhibit_on_failure: true,
+                ..rs("10.0.0.82", 80, FwdMethod::Route, 1)
+            },
+        ],
+    );
+    sorry.sorry = Some(SorryServer {
+        dest: Dest::new(ip("10.0.0.90"), 80, FwdMethod::Route, 1),
+        inhibit: false,
+    });
+    sorry.quorum_up = false;
+    t.services.push(sorry);
+    t
+}
+
+#[test]
+fn vm_ipvs_keepalived_programs_what_we_plan() {
+    let mut needs = NEEDS.to_vec();
+    needs.push(Need::Program("keepalived"));
+    if !lab_guard("vm_ipvs_keepalived_programs_what_we_plan", &needs) {
+        return;
+    }
+    let image = Kernel::cached()
+        .and_then(|k| {
+            InitramfsBuilder::new(k)
+                .program_as(env!("CARGO_BIN_EXE_ipvsctl"), "/usr/bin/ipvsctl")
+                .program("keepalived")?
+                .build()
+        })
+        .unwrap_or_else(|e| panic!("building the keepalived image: {e}"));
+    let scenario = Scenario::new(format!("{SETUP}{KEEPALIVED_ORACLE}"))
+        .file("/in/keepalived.conf", KEEPALIVED_CONF, 0o644)
+        .file("/in/desired.json", json(&keepalived_table()), 0o644)
+        .timeout(Duration::from_secs(240));
+    let out = image
+        .run(&scenario)
+        .unwrap_or_else(|e| panic!("VM keepalived oracle failed: {e}"));
+    let log = out.text("k.log").unwrap_or_default();
+    assert!(
+        out.values("k.timeout").is_empty(),
+        "keepalived timed out: {:?}\n{log}",
+        out.values("k.timeout")
+    );
+    let theirs = text(&out, "k.save");
+    let ours = text(&out, "o.save");
+    assert_eq!(
+        sorted_lines(&theirs),
+        sorted_lines(&ours),
+        "keepalived:\n{theirs}\nours:\n{ours}\nkeepalived log:\n{log}"
+    );
+    // The keepalived behaviours this pins down, spelled out:
+    for line in [
+        // DR real server gets the virtual server's port.
+        "-a -t 10.0.0.100:80 -r 10.0.0.12:80 -g -w 2",
+        // Quorum down at start (alpha): the sorry server with weight 1, the
+        // inhibited real server kept at weight 0, the other one absent.
+        "-a -t 10.0.0.105:80 -r 10.0.0.90:80 -g -w 1",
+        "-a -t 10.0.0.105:80 -r 10.0.0.82:80 -g -w 0",
+        "-A -t 10.0.0.101:443 -s wlc -p 360 -M 255.255.255.0",
+        "-A -f 7 -s sh -b sh-fallback,sh-port",
+    ] {
+        assert!(theirs.lines().any(|l| l == line), "{line:?} in:\n{theirs}");
+    }
+    assert!(!theirs.contains("10.0.0.81"), "{theirs}");
+    // ipvsadm -S leaves thresholds out: compare the --thresholds listing.
+    let (kt, ot) = (text(&out, "k.thresholds"), text(&out, "o.thresholds"));
+    assert_eq!(
+        sorted_lines(&kt),
+        sorted_lines(&ot),
+        "keepalived:\n{kt}\nours:\n{ot}"
+    );
+    assert!(
+        kt.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
+            == ["->", "10.0.0.22:8443", "100", "10", "0", "0"]),
+        "{kt}"
+    );
+    // Both remove every service they made at stop (no lvs_flush_on_stop).
+    assert_eq!(text(&out, "k.stopped").trim(), "", "{log}");
+    assert_eq!(text(&out, "o.stopped").trim(), "");
+}
