@@ -211,51 +211,61 @@ fn expected_tsv_covers_the_corpus() {
     }
 }
 
-/// Ours against the recorded verdicts; runs as any user, without keepalived.
-/// The interface set is passed as `KEEPALIVED_RS_INTERFACES` (the loader
-/// checks `interface` names against it instead of the host's links).
+/// Ours against the recorded verdicts, without keepalived. As root it runs
+/// in a private namespace with exactly `lo`, `eth0`, `eth1`, like the
+/// recording. As any other user it runs on the host and passes the
+/// interface set as `KEEPALIVED_RS_INTERFACES` (to be honoured by the loader
+/// in place of the host's links; until it is, configurations naming
+/// interfaces the host lacks may differ there).
 #[test]
 fn our_statuses_match_recorded_keepalived_verdicts() {
-    let ours_bin = match run::our_binary() {
-        Ok(b) => b,
-        Err(e) => panic!("{e}"),
-    };
+    let ours_bin = run::our_binary().unwrap_or_else(|e| panic!("{e}"));
     let exp = expected();
-    let ifaces = "lo,eth0,eth1";
-    let mut rows = vec![];
-    let mut cases: Vec<(String, PathBuf)> = corpus();
-    cases.push((MISSING_MAIN.to_string(), configs_dir().join(MISSING_MAIN)));
-    for (rel, path) in cases {
-        let theirs = if rel == MISSING_MAIN {
-            0
-        } else {
-            match exp.get(&rel) {
-                Some(s) => *s,
-                None => continue, // expected_tsv_covers_the_corpus reports it
-            }
-        };
-        let cwd = path
-            .parent()
-            .filter(|p| p.is_dir())
-            .map_or_else(configs_dir, Path::to_path_buf);
-        let out = std::process::Command::new(&ours_bin)
-            .args(["-t", "-f"])
-            .arg(&path)
-            .current_dir(cwd)
-            .env("KEEPALIVED_RS_INTERFACES", ifaces)
-            .output()
-            .unwrap_or_else(|e| panic!("running {}: {e}", ours_bin.display()));
-        let ours = out
-            .status
-            .code()
-            .unwrap_or_else(|| panic!("{rel}: keepalived-rs killed by a signal: {:?}", out.status));
-        rows.push(Row {
-            rel,
-            ours,
-            theirs,
-            our_diags: String::from_utf8_lossy(&out.stderr).into_owned(),
-        });
-    }
+    let mut cases: Vec<(String, PathBuf, i32)> = corpus()
+        .into_iter()
+        .filter_map(|(rel, p)| exp.get(&rel).map(|s| (rel, p, *s)))
+        .collect();
+    cases.push((
+        MISSING_MAIN.to_string(),
+        configs_dir().join(MISSING_MAIN),
+        0,
+    ));
+    let run_all = move || -> Vec<Result<Row, String>> {
+        cases
+            .into_iter()
+            .map(|(rel, path, theirs)| {
+                let cwd = path
+                    .parent()
+                    .filter(|p| p.is_dir())
+                    .map_or_else(configs_dir, Path::to_path_buf);
+                let out = std::process::Command::new(&ours_bin)
+                    .args(["-t", "-f"])
+                    .arg(&path)
+                    .current_dir(cwd)
+                    .env("KEEPALIVED_RS_INTERFACES", "lo,eth0,eth1")
+                    .output()
+                    .map_err(|e| format!("running {}: {e}", ours_bin.display()))?;
+                let ours = out.status.code().ok_or_else(|| {
+                    format!("{rel}: keepalived-rs killed by a signal: {:?}", out.status)
+                })?;
+                Ok(Row {
+                    rel,
+                    ours,
+                    theirs,
+                    our_diags: String::from_utf8_lossy(&out.stderr).into_owned(),
+                })
+            })
+            .collect()
+    };
+    let results = if nix::unistd::geteuid().is_root() {
+        run::in_private_netns(INTERFACES, run_all).unwrap_or_else(|e| panic!("{e}"))
+    } else {
+        run_all()
+    };
+    let rows: Vec<Row> = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| panic!("{e}")))
+        .collect();
     judge(&rows, "recorded verdicts");
 }
 

@@ -82,7 +82,8 @@ pub fn our_binary() -> Result<PathBuf, String> {
 /// Run `f` on a new thread inside a new, anonymous network namespace that
 /// holds `lo` and exactly `n` more interfaces named `eth0` .. `eth{n-1}`
 /// (veth pairs; an odd count gets one peer named `kprs-odd`, which no
-/// configuration names). Needs root. The namespace dies with the thread.
+/// configuration names), with that namespace's sysfs on /sys (in a private
+/// mount namespace). Needs root. Both namespaces die with the thread.
 pub fn in_private_netns<R, F>(n: usize, f: F) -> Result<R, String>
 where
     R: Send + 'static,
@@ -91,10 +92,32 @@ where
     let h = std::thread::Builder::new()
         .name("private-netns".into())
         .spawn(move || -> Result<R, String> {
-            // unshare(CLONE_NEWNET) moves only the calling thread, which is
-            // why this runs on a thread of its own.
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-                .map_err(|e| format!("unshare(CLONE_NEWNET): {e} (needs root)"))?;
+            // unshare() moves only the calling thread, which is why this
+            // runs on a thread of its own. A mount namespace too, to mount a
+            // sysfs of the new network namespace on /sys as `ip netns exec`
+            // does: /sys/class/net shows the links of the namespace that
+            // mounted sysfs, and programs read their interfaces there.
+            use nix::mount::{mount, MsFlags};
+            use nix::sched::{unshare, CloneFlags};
+            unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS)
+                .map_err(|e| format!("unshare(CLONE_NEWNET|CLONE_NEWNS): {e} (needs root)"))?;
+            // Keep our mounts out of the host's mount namespace.
+            mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_SLAVE | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(|e| format!("making / a slave mount: {e}"))?;
+            mount(
+                Some("sysfs"),
+                "/sys",
+                Some("sysfs"),
+                MsFlags::empty(),
+                None::<&str>,
+            )
+            .map_err(|e| format!("mounting sysfs on /sys: {e}"))?;
             let mut cmds: Vec<Vec<String>> = vec![];
             let mut i = 0;
             while i < n {
