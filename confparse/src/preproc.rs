@@ -40,6 +40,9 @@ pub const MAX_REPLAYED: u64 = 1_000_000;
 pub const MAX_OUTPUT_LINES: usize = 4_000_000;
 /// Cap on nested include files.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
+/// Cap on `~SEQ`/`~LST` running inside each other (a definition that
+/// expands to a generator of itself nests without end).
+pub const MAX_SEQ_NESTING: usize = 64;
 /// Diagnostics the preprocessor reports in full before summarising.
 pub const MAX_DIAGNOSTICS: usize = 1000;
 
@@ -58,6 +61,10 @@ pub struct PreprocOptions {
     /// Treat `include` lines as errors instead of opening files (fuzzing,
     /// text given without a file system).
     pub disable_includes: bool,
+    /// Lower the caps on generated, replayed and output lines (defaults
+    /// [`MAX_GENERATED`], [`MAX_REPLAYED`], [`MAX_OUTPUT_LINES`]); the fuzz
+    /// target uses it to keep each run short.
+    pub max_lines: Option<usize>,
 }
 
 /// Everything one load produces.
@@ -227,6 +234,9 @@ struct Preproc<'a> {
     include_failed: bool,
     generated: u64,
     replayed: u64,
+    max_generated: u64,
+    max_replayed: u64,
+    max_output: usize,
     gen_capped: bool,
     /// Keywords that opened the blocks we are in (for `include_check` and
     /// `random_seed`, which only act inside `global_defs`).
@@ -267,6 +277,15 @@ impl<'a> Preproc<'a> {
             include_failed: false,
             generated: 0,
             replayed: 0,
+            max_generated: opts
+                .max_lines
+                .map_or(MAX_GENERATED, |m| MAX_GENERATED.min(m as u64)),
+            max_replayed: opts
+                .max_lines
+                .map_or(MAX_REPLAYED, |m| MAX_REPLAYED.min(m as u64)),
+            max_output: opts
+                .max_lines
+                .map_or(MAX_OUTPUT_LINES, |m| MAX_OUTPUT_LINES.min(m)),
             gen_capped: false,
             blocks: Vec::new(),
             last_statement: None,
@@ -839,12 +858,12 @@ impl<'a> Preproc<'a> {
         if let Some(mut r) = self.next_ptr.take() {
             self.cur_chain = Rc::clone(&r.chain);
             self.replayed += 1;
-            if self.replayed > MAX_REPLAYED {
-                if self.replayed == MAX_REPLAYED + 1 {
+            if self.replayed > self.max_replayed {
+                if self.replayed == self.max_replayed + 1 {
                     self.error(
                         ErrClass::GeneralError,
                         Some(Span::new(r.file, r.origin.line, r.origin.col, r.origin.width)),
-                        format!("more than {MAX_REPLAYED} lines replayed from multi-line definitions - stopping the expansion"),
+                        format!("more than {} lines replayed from multi-line definitions - stopping the expansion", self.max_replayed),
                     );
                 }
                 self.replay_stack.clear();
@@ -913,14 +932,17 @@ impl<'a> Preproc<'a> {
 
     fn next_seq_line(&mut self) -> Option<Text> {
         self.generated += 1;
-        if self.generated > MAX_GENERATED {
+        if self.generated > self.max_generated {
             if !self.gen_capped {
                 self.gen_capped = true;
                 let span = self.seq_list.last().map(|s| s.text.line_span());
                 self.error(
                     ErrClass::GeneralError,
                     span,
-                    format!("~SEQ/~LST would generate more than {MAX_GENERATED} lines - stopping the generators"),
+                    format!(
+                        "~SEQ/~LST would generate more than {} lines - stopping the generators",
+                        self.max_generated
+                    ),
                 );
             }
             self.seq_list.clear();
@@ -1021,13 +1043,14 @@ impl<'a> Preproc<'a> {
         if let Some(line) = line {
             self.track_blocks(&line);
             self.out.push(line);
-            if self.out.len() >= MAX_OUTPUT_LINES {
+            if self.out.len() >= self.max_output {
                 let span = Some(buf.line_span());
                 self.error(
                     ErrClass::GeneralError,
                     span,
                     format!(
-                        "more than {MAX_OUTPUT_LINES} statements (runaway expansion?) - stopping"
+                        "more than {} statements (runaway expansion?) - stopping",
+                        self.max_output
                     ),
                 );
                 return false;
@@ -1227,9 +1250,20 @@ impl<'a> Preproc<'a> {
         true
     }
 
+    /// Refuse a generator nested in [`MAX_SEQ_NESTING`] others.
+    fn check_seq_nesting(&self, v: &str) -> Result<(), String> {
+        if self.seq_list.len() >= MAX_SEQ_NESTING {
+            return Err(format!(
+                "generators nested more than {MAX_SEQ_NESTING} deep (a definition that generates itself?) '{v}'"
+            ));
+        }
+        Ok(())
+    }
+
     /// keepalived's `add_seq()`: `~SEQ[x](var, [start,] [step,] end) text`.
     fn add_seq(&mut self, buf: &Text) -> Result<(), String> {
         let v = buf.view();
+        self.check_seq_nesting(v)?;
         let b = v.as_bytes();
         let at = |i: usize| b.get(i).copied().unwrap_or(0);
         let mut p = 4;
@@ -1321,6 +1355,7 @@ impl<'a> Preproc<'a> {
     /// `~LST({a,b}, {1,2}, {3,4})`.
     fn add_lst(&mut self, buf: &Text) -> Result<(), String> {
         let v = buf.view();
+        self.check_seq_nesting(v)?;
         let b = v.as_bytes();
         let at = |i: usize| b.get(i).copied().unwrap_or(0);
         let skip_blanks = |mut p: usize| {
@@ -1408,8 +1443,11 @@ impl<'a> Preproc<'a> {
                 return Err(String::new());
             }
             p = skip_blanks(p + 1);
-            if sets.len() as u64 > MAX_GENERATED {
-                return Err(format!("~LST has more than {MAX_GENERATED} value sets"));
+            if sets.len() as u64 > self.max_generated {
+                return Err(format!(
+                    "~LST has more than {} value sets",
+                    self.max_generated
+                ));
             }
         }
         let q = skip_blanks(p + 1);

@@ -322,6 +322,14 @@ fn self_replaying_multiline_definition_is_refused() {
 }
 
 #[test]
+fn generator_that_regenerates_itself_stops() {
+    // Found by fuzzing: each replay of $S starts another ~SEQ of itself.
+    let (lines, diags) = from_str("$S=~SEQ(k, 2)$S\n$S x\nend\n");
+    assert_eq!(lines.last().map(String::as_str), Some("end"));
+    assert!(diags.has_errors());
+}
+
+#[test]
 fn multiline_definitions_nest_and_replay_with_generators() {
     let text = "$IN=inner_a \\\ninner_b\n$OUT=outer_a \\\n$IN\n~SEQ(i, 2) $OUT\n";
     let (lines, _) = from_str(text);

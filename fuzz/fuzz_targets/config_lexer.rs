@@ -14,6 +14,8 @@ fuzz_target!(|data: &[u8]| {
         config_id: Some("lb1".into()),
         random_seed: Some(1),
         disable_includes: true,
+        // Keep runs short; the caps themselves are what is tested.
+        max_lines: Some(20_000),
         ..Default::default()
     };
     let mut sources = SourceMap::new();
