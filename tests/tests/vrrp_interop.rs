@@ -22,6 +22,15 @@ const NEEDS: &[Need] = &[Need::Root, Need::Program("keepalived"), Need::Program(
 /// Slack on every timing bound: scheduling in a busy 2-core lab.
 const SLACK: Duration = Duration::from_millis(400);
 
+/// One timed scenario at a time: on a 2-core machine, parallel scenarios
+/// (each polling addresses every 10-20 ms) delay each other's daemons by
+/// more than the slack.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn fail<T, E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> T + '_ {
     move |e| panic!("{what}: {e}")
 }
@@ -271,6 +280,7 @@ fn assert_garp_schedule(times: &[Duration], who: &str) {
 /// The whole scenario: election, steady state, crash takeover with GARPs,
 /// preemption back, graceful-stop takeover, partition and healing.
 fn run(sc: &Scenario) {
+    let _one_at_a_time = serial();
     let lab = lab();
     let vip = sc.vip();
     let mut lab = lab;
@@ -452,6 +462,7 @@ fn mismatch(name: &'static str, ours_cfg: String, theirs_cfg: String) {
     if !testlab::lab_guard(name, NEEDS) {
         return;
     }
+    let _one_at_a_time = serial();
     let lab = lab();
     let vip = base().vip();
     let ours = Daemon::start(Impl::Ours, &lab, "a", &ours_cfg);
