@@ -126,10 +126,12 @@ pub enum Kind {
 /// One captured frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
-    /// When it was read.
+    /// When the kernel received (or sent) it.
     pub at: Instant,
     /// Time since the capture started.
     pub offset: Duration,
+    /// Whether `at` is the kernel's timestamp (else the read time).
+    pub kernel_time: bool,
     /// Sent by the host the capture runs on (`PACKET_OUTGOING`).
     pub outgoing: bool,
     /// Ethernet source.
@@ -347,30 +349,64 @@ fn reader(
         return;
     }
     let mut buf = vec![0u8; 65536];
+    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
     while !stop.load(Ordering::Relaxed) {
-        let (n, addr) = match socket::recvfrom::<LinkAddr>(sock.as_raw_fd(), &mut buf) {
-            Ok(x) => x,
-            // EAGAIN on the receive timeout, EINTR: look at the flag again.
-            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
-            // The namespace or interface went away: nothing more to read.
-            Err(_) => break,
+        let (n, addr, kernel_ts) = {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            match socket::recvmsg::<LinkAddr>(
+                sock.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::empty(),
+            ) {
+                Ok(m) => {
+                    let ts = m.cmsgs().ok().and_then(|mut it| {
+                        it.find_map(|c| match c {
+                            socket::ControlMessageOwned::ScmTimestampns(t) => Some(t),
+                            _ => None,
+                        })
+                    });
+                    (m.bytes, m.address, ts)
+                }
+                // EAGAIN on the receive timeout, EINTR: look at the flag again.
+                Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
+                // The namespace or interface went away: nothing more to read.
+                Err(_) => break,
+            }
         };
-        let at = Instant::now();
+        let at = kernel_ts.map_or_else(Instant::now, kernel_instant);
         let Some(addr) = addr else { continue };
         if addr.ifindex() != ifindex {
             continue;
         }
         let Some(data) = buf.get(..n) else { continue };
-        if let Some(frame) = decode(
+        if let Some(mut frame) = decode(
             data,
             at,
             at.saturating_duration_since(started),
             addr.pkttype() == PACKET_OUTGOING,
         ) {
+            frame.kernel_time = kernel_ts.is_some();
             if let Ok(mut f) = frames.lock() {
                 f.push(frame);
             }
         }
+    }
+}
+
+/// Maps a kernel receive timestamp (CLOCK_REALTIME, SO_TIMESTAMPNS) to an
+/// `Instant`, so frame times do not include the reader thread's scheduling
+/// delay on a busy machine.
+fn kernel_instant(ts: nix::sys::time::TimeSpec) -> Instant {
+    let now_i = Instant::now();
+    let now_r = std::time::SystemTime::now();
+    let secs = u64::try_from(ts.tv_sec()).unwrap_or(0);
+    let nanos = u32::try_from(ts.tv_nsec()).unwrap_or(0);
+    let stamped = std::time::UNIX_EPOCH + Duration::new(secs, nanos);
+    match now_r.duration_since(stamped) {
+        Ok(age) => now_i.checked_sub(age).unwrap_or(now_i),
+        // A stamp "in the future" (clock step): use the read time.
+        Err(_) => now_i,
     }
 }
 
@@ -415,6 +451,9 @@ fn open_in_ns(ns: &str, iface: &str) -> Result<(OwnedFd, usize)> {
         }),
     )
     .map_err(err("SO_RCVTIMEO".into()))?;
+    // Kernel receive timestamps: accurate frame times under load.
+    socket::setsockopt(&sock, sockopt::ReceiveTimestampns, &true)
+        .map_err(err("SO_TIMESTAMPNS".into()))?;
     // A burst (GARPs of many VIPs, a flood test) must not overflow the
     // default buffer; the kernel caps this at rmem_max silently.
     let _ = socket::setsockopt(&sock, sockopt::RcvBuf, &(4 << 20));
@@ -439,6 +478,7 @@ pub fn decode(data: &[u8], at: Instant, offset: Duration, outgoing: bool) -> Opt
     Some(Frame {
         at,
         offset,
+        kernel_time: false,
         outgoing,
         src_mac: eth.get_source().octets(),
         dst_mac: eth.get_destination().octets(),

@@ -568,6 +568,10 @@ fn keepalived_pair_vip_on_the_higher_priority_only() {
         .filter(|(_, v)| v.vrid == 10 && v.priority == 150)
         .collect();
     assert!(adverts.len() >= 3, "{adverts:?}\n{}", p.log());
+    assert!(
+        p.cap_a.frames().iter().all(|f| f.kernel_time),
+        "frames without kernel timestamps"
+    );
     for (_, v) in &adverts {
         assert_eq!(v.version, 2);
         assert_eq!(v.ttl, 255);
