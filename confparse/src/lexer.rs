@@ -117,14 +117,15 @@ impl Backing {
         }
     }
 
-    fn owned(&mut self) -> &mut String {
-        if let Backing::Shared { .. } = self {
-            *self = Backing::Owned(self.as_str().to_string());
-        }
+    /// Append `c`, copying a shared slice first.
+    fn push(&mut self, c: char) {
         match self {
-            Backing::Owned(s) => s,
-            // Just made owned.
-            Backing::Shared { .. } => unreachable!("backing was made owned"),
+            Backing::Owned(s) => s.push(c),
+            Backing::Shared { .. } => {
+                let mut s = self.as_str().to_string();
+                s.push(c);
+                *self = Backing::Owned(s);
+            }
         }
     }
 }
@@ -221,11 +222,11 @@ impl Text {
         if let PosMap::Literal { .. } = self.map {
             // A literal map gives the appended byte the next column, which
             // is where keepalived's re-appended `\` sits after trimming.
-            self.s.owned().push(b as char);
+            self.s.push(b as char);
             return;
         }
         let o = self.origin_at(self.s.len()).unwrap_or(origin);
-        self.s.owned().push(b as char);
+        self.s.push(b as char);
         if let PosMap::PerByte(v) = &mut self.map {
             v.push(o);
         }
@@ -326,26 +327,22 @@ impl Text {
     }
 
     /// Force a per-byte map (before edits that break column continuity).
-    fn per_byte(&mut self) -> &mut Vec<Origin> {
-        if !matches!(self.map, PosMap::PerByte(_)) {
-            let mut v = Vec::with_capacity(self.s.len());
-            for (i, ch) in self.s.as_str().char_indices() {
-                let o = self.origin_at(i).unwrap_or(Origin {
-                    line: 0,
-                    col: 0,
-                    width: 0,
-                });
-                for _ in 0..ch.len_utf8() {
-                    v.push(o);
-                }
+    fn make_per_byte(&mut self) {
+        if matches!(self.map, PosMap::PerByte(_)) {
+            return;
+        }
+        let mut v = Vec::with_capacity(self.s.len());
+        for (i, ch) in self.s.as_str().char_indices() {
+            let o = self.origin_at(i).unwrap_or(Origin {
+                line: 0,
+                col: 0,
+                width: 0,
+            });
+            for _ in 0..ch.len_utf8() {
+                v.push(o);
             }
-            self.map = PosMap::PerByte(v);
         }
-        match &mut self.map {
-            PosMap::PerByte(v) => v,
-            // Just set above.
-            _ => unreachable!("map was made per-byte"),
-        }
+        self.map = PosMap::PerByte(v);
     }
 
     /// A copy of view bytes `a..` (relative to the view) as a new text.
@@ -501,7 +498,7 @@ pub(crate) fn decomment(t: &mut Text) -> Decommented {
     }
     if !removals.is_empty() {
         res.escapes_removed = true;
-        t.per_byte();
+        t.make_per_byte();
         let old_s = t.s.as_str();
         let mut s = String::with_capacity(old_s.len());
         let mut v = Vec::with_capacity(old_s.len());
