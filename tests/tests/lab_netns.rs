@@ -475,6 +475,18 @@ mod peers {
 
     /// [`start_pair`] with keepalived started with `opts`.
     pub fn start_pair_with(net: &str, vrid: u8, v6: bool, opts: &StartOpts) -> Pair {
+        start_pair_cfg(net, vrid, v6, opts, |c, _| c)
+    }
+
+    /// [`start_pair_with`] with each host's instance passed through
+    /// `tweak(cfg, host)` first.
+    pub fn start_pair_cfg(
+        net: &str,
+        vrid: u8,
+        v6: bool,
+        opts: &StartOpts,
+        tweak: impl Fn(VrrpInstanceCfg, &str) -> VrrpInstanceCfg,
+    ) -> Pair {
         // `c` runs nothing unless a test plays a third peer from it.
         let lab = Topology::lan(&["a", "b", "c"], net)
             .build()
@@ -489,12 +501,18 @@ mod peers {
             .next()
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("bad VIP {vip_cidr}"));
-        let cfg_a = VrrpInstanceCfg::new("eth0", vrid, 150)
-            .vip(&vip_cidr)
-            .version(version);
-        let cfg_b = VrrpInstanceCfg::new("eth0", vrid, 100)
-            .vip(&vip_cidr)
-            .version(version);
+        let cfg_a = tweak(
+            VrrpInstanceCfg::new("eth0", vrid, 150)
+                .vip(&vip_cidr)
+                .version(version),
+            "a",
+        );
+        let cfg_b = tweak(
+            VrrpInstanceCfg::new("eth0", vrid, 100)
+                .vip(&vip_cidr)
+                .version(version),
+            "b",
+        );
         let cap_a = Capture::on_port(&lab, "a", "eth0").unwrap_or_else(|e| panic!("{e}"));
         let cap_b = Capture::on_port(&lab, "b", "eth0").unwrap_or_else(|e| panic!("{e}"));
         let host = |n: &str| lab.host(n).unwrap_or_else(|e| panic!("{e}")).clone();
@@ -1021,4 +1039,59 @@ fn keepalived_master_is_silenced_by_a_flood_of_invalid_adverts() {
     assert!(from_a <= 2, "a kept advertising: {from_a}\n{}", p.log());
     // b heard nothing for its master down interval and took over.
     assert!(from_b >= 1, "b never became master\n{}", p.log());
+}
+
+#[test]
+fn keepalived_unicast_auth_and_nopreempt_from_the_config_helper() {
+    if !testlab::lab_guard(
+        "keepalived_unicast_auth_and_nopreempt_from_the_config_helper",
+        peers::NEEDS,
+    ) {
+        return;
+    }
+    use testlab::keepalived::{Auth, Keepalived, StartOpts};
+    let addr = |h: &str| IpAddr::from([10, 9, 19, if h == "a" { 1 } else { 2 }]);
+    let other = |h: &str| if h == "a" { "b" } else { "a" };
+    let mut p = peers::start_pair_cfg("10.9.19", 19, false, &StartOpts::default(), |c, h| {
+        c.unicast(Some(addr(h)), &[addr(other(h))])
+            .auth(Auth::Pass("s3cret".into()))
+            .nopreempt()
+    });
+    // Unicast adverts from a to b only, with simple-password auth.
+    let adverts = p
+        .cap_a
+        .wait_for(Duration::from_secs(3), |f| {
+            f.iter().filter(|x| x.vrrp().is_some()).count() >= 2
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", p.log()));
+    for v in adverts.iter().filter_map(|f| f.vrrp()) {
+        assert_eq!((v.src, v.dst), (addr("a"), addr("b")), "{v:?}");
+        assert_eq!(v.auth_type, 1, "{v:?}");
+        assert_eq!(v.priority, 150);
+    }
+    // Crash a: b takes over. Restart a: with nopreempt the higher priority
+    // does not take the VIP back (keepalived's nopreempt).
+    p.a.kill().unwrap_or_else(|e| panic!("{e}"));
+    p.lab
+        .wait_sole_holder(p.vip, "b", Duration::from_secs(6))
+        .unwrap_or_else(|e| panic!("{e}\n{}", p.log()));
+    let host_a = p.lab.host("a").unwrap_or_else(|e| panic!("{e}")).clone();
+    let conf = std::fs::read_to_string(p.a.config_path()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        conf.contains("nopreempt") && conf.contains("unicast_peer"),
+        "{conf}"
+    );
+    let mut a2 = Keepalived::start(&host_a, &conf).unwrap_or_else(|e| panic!("{e}"));
+    a2.wait_for_log("Entering BACKUP STATE", Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("{e}\n{}", a2.log()));
+    let samples = p
+        .lab
+        .sample_holders(p.vip, Duration::from_secs(4), Duration::from_millis(20))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        samples.always_sole("b"),
+        "a preempted despite nopreempt: {:?}\n{}",
+        samples.not_solely("b"),
+        a2.log()
+    );
 }
