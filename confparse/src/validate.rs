@@ -221,7 +221,7 @@ fn lvs_syncd_instance(model: &mut Model, cx: &mut Cx) {
 
 /// Values as written with global defaults, for a model whose validation
 /// stopped early (keepalived would not run it; `-d` still shows it).
-fn resolve_plain(i: InstB, g: &GlobalDefsCfg) -> VrrpInstanceCfg {
+fn resolve_plain(i: Box<InstB>, g: &GlobalDefsCfg) -> VrrpInstanceCfg {
     let ipv6 = i.ipv6.unwrap_or(false);
     let version = i.version.unwrap_or(if ipv6 { 3 } else { g.vrrp_version });
     let priority = match (i.priority, i.state) {
@@ -233,7 +233,7 @@ fn resolve_plain(i: InstB, g: &GlobalDefsCfg) -> VrrpInstanceCfg {
 }
 
 fn build(
-    i: InstB,
+    i: Box<InstB>,
     sync: Option<String>,
     g: &GlobalDefsCfg,
     priority: u8,
@@ -328,7 +328,7 @@ fn build(
 /// vrrp.c `vrrp_complete_instance`: `None` when keepalived's VRRP process
 /// would stop here.
 fn complete_instance(
-    mut i: InstB,
+    mut i: Box<InstB>,
     sync: Option<String>,
     g: &GlobalDefsCfg,
     cx: &mut Cx,
@@ -589,26 +589,27 @@ fn complete_instance(
 /// check_vrid_conflicts: the same VRID twice for one family on one
 /// interface (multicast to the same group).
 fn vrid_conflicts(out: &[VrrpInstanceCfg], g: &GlobalDefsCfg, cx: &mut Cx) {
-    let mut seen: HashMap<(String, bool, u8, String), &str> = HashMap::new();
+    let mut seen: HashMap<(&str, bool, u8, std::net::IpAddr), &str> =
+        HashMap::with_capacity(out.len());
     for i in out {
         if !i.unicast_peers.is_empty() {
             continue;
         }
         let Some(ifname) = &i.interface else { continue };
         let group = match (i.mcast_dst_ip, i.ipv6) {
-            (Some(a), _) => a.to_string(),
-            (None, false) => g.vrrp_mcast_group4.to_string(),
-            (None, true) => g.vrrp_mcast_group6.to_string(),
+            (Some(a), _) => a,
+            (None, false) => g.vrrp_mcast_group4,
+            (None, true) => g.vrrp_mcast_group6,
         };
-        let key = (ifname.clone(), i.ipv6, i.vrid, group);
+        let key = (ifname.as_str(), i.ipv6, i.vrid, group);
         if let Some(first) = seen.get(&key) {
             let d = Diagnostic::error(
                 ErrClass::GeneralError,
                 Some(i.span),
                 format!(
                     "{} and {} both use VRID {} with IPv{} on interface {}",
-                    i.name,
                     first,
+                    i.name,
                     i.vrid,
                     if i.ipv6 { 6 } else { 4 },
                     ifname
@@ -729,7 +730,7 @@ fn path_insecure(p: &Path) -> bool {
 
 /// vrrp.c `check_vrrp_script_security`, run only when there are VRRP
 /// instances.
-fn vrrp_script_security(model: &mut Model, instances: &mut [InstB], cx: &mut Cx) {
+fn vrrp_script_security(model: &mut Model, instances: &mut [Box<InstB>], cx: &mut Cx) {
     if instances.is_empty() {
         return;
     }

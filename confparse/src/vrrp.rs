@@ -32,7 +32,8 @@ pub const K_TRACK_GROUP: &str = "track_group";
 /// into the model.
 #[derive(Default)]
 pub struct VrrpB {
-    pub instances: Vec<InstB>,
+    /// Boxed: an instance is large and moves through several stages.
+    pub instances: Vec<Box<InstB>>,
     pub scripts: Vec<VrrpScriptCfg>,
     pub sync_groups: Vec<SyncGroupCfg>,
     pub track_files: Vec<TrackFileCfg>,
@@ -226,7 +227,7 @@ pub fn open_instance(s: &mut ConfB, cx: &mut Cx, l: &LogicalLine) -> Dispatch {
     }
     cx.open(
         InstB::new(w.text.clone(), l.span),
-        |p: &mut ConfB, c, _cx| p.vrrp.instances.push(c),
+        |p: &mut ConfB, c, _cx| p.vrrp.instances.push(Box::new(c)),
     )
 }
 

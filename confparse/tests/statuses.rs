@@ -7,7 +7,12 @@ use confparse::{check_str, ErrClass, LoadOptions};
 
 fn opts() -> LoadOptions {
     LoadOptions {
-        interfaces: Some(["lo", "eth0", "eth1"].iter().map(|s| s.to_string()).collect()),
+        interfaces: Some(
+            ["lo", "eth0", "eth1"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        ),
         check_scripts: true,
         ..Default::default()
     }
@@ -16,7 +21,12 @@ fn opts() -> LoadOptions {
 /// Status and messages of `text`.
 fn run(text: &str) -> (i32, Vec<String>) {
     let r = check_str(text, &opts());
-    let msgs = r.diagnostics.items.iter().map(|d| d.message.clone()).collect();
+    let msgs = r
+        .diagnostics
+        .items
+        .iter()
+        .map(|d| d.message.clone())
+        .collect();
     (r.exit_status(), msgs)
 }
 
@@ -41,7 +51,10 @@ fn clean_instance_is_0() {
 fn lower_case_state_is_5() {
     let (rc, msgs) = run(&inst(" state master"));
     assert_eq!(rc, 5);
-    assert!(has(&msgs, "(V) unknown state 'master', defaulting to BACKUP"));
+    assert!(has(
+        &msgs,
+        "(V) unknown state 'master', defaulting to BACKUP"
+    ));
 }
 
 // keepalived: "(V) Warning - nopreempt will not work with initial state
@@ -158,7 +171,10 @@ fn duplicate_vrid_per_interface_and_family() {
     };
     let (rc, msgs) = run(&two("10.0.0.2"));
     assert_eq!(rc, 5);
-    assert!(has(&msgs, "W and V both use VRID 5 with IPv4 on interface eth0"));
+    assert!(has(
+        &msgs,
+        "V and W both use VRID 5 with IPv4 on interface eth0"
+    ));
     let (rc, _) = run(&two("fe80::1"));
     assert_eq!(rc, 0);
 }
@@ -195,7 +211,8 @@ fn missing_interface_is_5_and_cannot_run() {
 // keepalived: "(V) the virtual router id must be set", rc 5.
 #[test]
 fn missing_vrid_is_5() {
-    let (rc, msgs) = run("vrrp_instance V {\n interface eth0\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n");
+    let (rc, msgs) =
+        run("vrrp_instance V {\n interface eth0\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n");
     assert_eq!(rc, 5);
     assert!(has(&msgs, "(V) the virtual router id must be set"));
 }
@@ -221,7 +238,10 @@ fn missing_parameter_is_2() {
 // isn't what you want", rc 5; a missing member: rc 5.
 #[test]
 fn sync_group_checks() {
-    let (rc, msgs) = run(&format!("vrrp_sync_group G {{\n group {{\n  V\n }}\n}}\n{}", inst("")));
+    let (rc, msgs) = run(&format!(
+        "vrrp_sync_group G {{\n group {{\n  V\n }}\n}}\n{}",
+        inst("")
+    ));
     assert_eq!(rc, 5);
     assert!(has(
         &msgs,
@@ -258,7 +278,10 @@ fn no_vip() {
 fn garp_interval_zero_is_5() {
     let (rc, msgs) = run("global_defs {\n vrrp_garp_interval 0\n vrrp_gna_interval 0\n}\n");
     assert_eq!(rc, 5);
-    assert!(has(&msgs, "number '0' outside range [0.000001, 4294.967295]"));
+    assert!(has(
+        &msgs,
+        "number '0' outside range [0.000001, 4294.967295]"
+    ));
 }
 
 // keepalived: the empty unicast_peer block is "deprecated" (rc 5).
@@ -300,5 +323,8 @@ fn dynamic_interfaces_allows_missing() {
 fn tracking_own_interface_is_5() {
     let (rc, msgs) = run(&inst(" track_interface {\n  eth1 weight -30\n  eth0\n }"));
     assert_eq!(rc, 5);
-    assert!(has(&msgs, "(V) Ignoring track_interface eth0 since own interface"));
+    assert!(has(
+        &msgs,
+        "(V) Ignoring track_interface eth0 since own interface"
+    ));
 }
