@@ -261,7 +261,7 @@ pub fn plan(desired: &DesiredTable, actual: &ActualTable, owned: &BTreeSet<Servi
                             service: key,
                             dest: d,
                         }),
-                        Some(h) if *h != d => ops.push(Op::SetDest {
+                        Some(h) if !same_dest(h, &d) => ops.push(Op::SetDest {
                             service: key,
                             dest: d,
                         }),
@@ -272,6 +272,19 @@ pub fn plan(desired: &DesiredTable, actual: &ActualTable, owned: &BTreeSet<Servi
         }
     }
     ops
+}
+
+/// Destination equality as the kernel reports it back. Older kernels force
+/// the forwarding method of a destination whose address is local to the
+/// director to LOCALNODE (`__ip_vs_update_dest`), whatever was asked: that
+/// is not drift, and editing it again would change nothing. (Debian's 6.1
+/// keeps the method asked for; lab_ipvs checks the pass is quiet there too.)
+fn same_dest(have: &Dest, want: &Dest) -> bool {
+    let fwd_ok = have.fwd == want.fwd || have.fwd == FwdMethod::Local;
+    fwd_ok
+        && have.weight == want.weight
+        && have.u_threshold == want.u_threshold
+        && have.l_threshold == want.l_threshold
 }
 
 /// Settings equality as the kernel reports them back.

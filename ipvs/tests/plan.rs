@@ -600,3 +600,23 @@ fn service_vanishing_mid_read_is_recreated() {
     );
     assert!(rep.applied.is_ok());
 }
+
+#[test]
+fn kernel_forced_local_forwarding_is_not_drift() {
+    // The kernel turns a destination on one of the director's own
+    // addresses into LOCALNODE; the next pass must not fight it.
+    let d = table(vec![vs("10.0.0.1", "rr", vec![rs("10.0.0.1", 1, true)])]);
+    let mut actual = ActualTable::default();
+    let mut local = Dest::new(ip("10.0.0.1"), 80, FwdMethod::Local, 1);
+    actual
+        .services
+        .push((d.services[0].service.clone(), vec![local.clone()]));
+    assert_eq!(plan(&d, &actual, &keys(&d)), vec![]);
+    // A real change (weight) on such a destination is still applied.
+    local.weight = 7;
+    actual.services[0].1[0] = local;
+    assert_eq!(
+        lines(&plan(&d, &actual, &keys(&d))),
+        "edit destination 10.0.0.1:80 of TCP 10.0.0.1:80 Route weight 1\n"
+    );
+}
