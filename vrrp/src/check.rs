@@ -750,3 +750,267 @@ impl Receiver {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::packet::{Addrs, Advert, Ipv4Header, Ipv4Packet};
+    use std::net::Ipv4Addr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn v4_cfg() -> RxCfg {
+        RxCfg {
+            version: Version::V2,
+            family: Family::V4,
+            vrid: 51,
+            auth: AuthCfg::None,
+            adver_int: 1,
+            vips: vec![ip("192.168.200.16")],
+            skip_check_adv_addr: false,
+            unicast_peers: Vec::new(),
+            check_unicast_src: false,
+            v3_checksum_as_v2: false,
+        }
+    }
+
+    fn v4_packet(cfg: &RxCfg, src: &str, dst: Ipv4Addr, ttl: u8, vips: &[&str]) -> Vec<u8> {
+        let addrs = Addrs::V4(vips.iter().map(|v| v.parse().unwrap()).collect());
+        let advert = Advert {
+            version: cfg.version,
+            vrid: cfg.vrid,
+            priority: 150,
+            adver_int: cfg.adver_int,
+            auth_type: cfg.auth.auth_type(),
+            auth_data: match &cfg.auth {
+                AuthCfg::Pass(p) => *p,
+                _ => [0; 8],
+            },
+            addrs,
+        };
+        let ip = Ipv4Header {
+            tos: 0xc0,
+            id: 7,
+            frag: 0,
+            ttl,
+            protocol: packet::IPPROTO_VRRP,
+            src: src.parse().unwrap(),
+            dst,
+        };
+        Ipv4Packet {
+            ip,
+            ah: None,
+            advert,
+        }
+        .encode(cfg.v3_checksum_as_v2)
+        .unwrap()
+    }
+
+    #[test]
+    fn skip_check_adv_addr_only_for_the_followed_master() {
+        let mut cfg = v4_cfg();
+        cfg.skip_check_adv_addr = true;
+        let mut rx = Receiver::new(cfg.clone());
+        let pkt = v4_packet(&cfg, "10.0.0.2", packet::MCAST_V4, 255, &["192.168.200.99"]);
+        assert!(matches!(
+            rx.check_ipv4(&pkt, None),
+            Err(RxError::AddrMissing { .. })
+        ));
+        assert!(matches!(
+            rx.check_ipv4(&pkt, Some(ip("10.0.0.3"))),
+            Err(RxError::AddrMissing { .. })
+        ));
+        assert!(rx.check_ipv4(&pkt, Some(ip("10.0.0.2"))).is_ok());
+        // Without the option the followed master is checked too.
+        let mut rx = Receiver::new(v4_cfg());
+        assert!(rx.check_ipv4(&pkt, Some(ip("10.0.0.2"))).is_err());
+        assert_eq!(rx.stats().dropped(DropReason::AddrList), 1);
+    }
+
+    #[test]
+    fn unicast_ttl_window_and_peer_list() {
+        let mut cfg = v4_cfg();
+        cfg.unicast_peers = vec![UnicastPeer {
+            addr: ip("10.0.0.2"),
+            min_ttl: 250,
+            max_ttl: 255,
+        }];
+        let dst: Ipv4Addr = "10.0.0.1".parse().unwrap();
+        // Without check_unicast_src neither the peer list nor the window applies.
+        let mut rx = Receiver::new(cfg.clone());
+        assert!(rx
+            .check_ipv4(
+                &v4_packet(&cfg, "10.0.0.9", dst, 3, &["192.168.200.16"]),
+                None
+            )
+            .is_ok());
+        cfg.check_unicast_src = true;
+        let mut rx = Receiver::new(cfg.clone());
+        let ok = v4_packet(&cfg, "10.0.0.2", dst, 251, &["192.168.200.16"]);
+        assert!(rx.check_ipv4(&ok, None).is_ok());
+        let low = v4_packet(&cfg, "10.0.0.2", dst, 200, &["192.168.200.16"]);
+        assert_eq!(
+            rx.check_ipv4(&low, None),
+            Err(RxError::TtlRange {
+                ttl: 200,
+                min: 250,
+                max: 255
+            })
+        );
+        let stranger = v4_packet(&cfg, "10.0.0.9", dst, 255, &["192.168.200.16"]);
+        assert_eq!(
+            rx.check_ipv4(&stranger, None),
+            Err(RxError::UnicastSrc(ip("10.0.0.9")))
+        );
+        let mcast = v4_packet(&cfg, "10.0.0.2", packet::MCAST_V4, 255, &["192.168.200.16"]);
+        assert_eq!(
+            rx.check_ipv4(&mcast, None),
+            Err(RxError::CastMismatch {
+                expected_unicast: true
+            })
+        );
+        assert_eq!(rx.stats().total_dropped(), 3);
+        assert_eq!(
+            rx.stats().adverts,
+            3,
+            "advert_rcvd counts all but the cast mismatch"
+        );
+    }
+
+    #[test]
+    fn v3_checksum_as_v2_both_ways() {
+        let mut cfg = v4_cfg();
+        cfg.version = Version::V3;
+        cfg.adver_int = 100;
+        let pseudo = v4_packet(&cfg, "10.0.0.2", packet::MCAST_V4, 255, &["192.168.200.16"]);
+        let mut rx = Receiver::new(cfg.clone());
+        assert!(rx.check_ipv4(&pseudo, None).is_ok());
+        cfg.v3_checksum_as_v2 = true;
+        let plain = v4_packet(&cfg, "10.0.0.2", packet::MCAST_V4, 255, &["192.168.200.16"]);
+        assert_eq!(
+            rx.check_ipv4(&plain, None),
+            Err(RxError::Checksum { version: 3 })
+        );
+        let mut rx = Receiver::new(cfg);
+        assert!(rx.check_ipv4(&plain, None).is_ok());
+        assert_eq!(
+            rx.check_ipv4(&pseudo, None),
+            Err(RxError::Checksum { version: 3 })
+        );
+    }
+
+    #[test]
+    fn ipv6_hop_limit_absent_is_not_checked() {
+        let vip: Ipv6Addr = "fd00::55".parse().unwrap();
+        let cfg = RxCfg {
+            version: Version::V3,
+            family: Family::V6,
+            adver_int: 100,
+            vips: vec![IpAddr::V6(vip)],
+            ..v4_cfg()
+        };
+        let src: Ipv6Addr = "fe80::2".parse().unwrap();
+        let advert = Advert {
+            version: Version::V3,
+            vrid: 51,
+            priority: 0,
+            adver_int: 50,
+            auth_type: AuthType::None,
+            auth_data: [0; 8],
+            addrs: Addrs::V6(vec![vip]),
+        };
+        let ck = Checksum::Pseudo {
+            src: IpAddr::V6(src),
+            dst: IpAddr::V6(packet::MCAST_V6),
+        };
+        let msg = advert.encode(&ck).unwrap();
+        let mut rx = Receiver::new(cfg);
+        let meta = Ipv6Meta {
+            src,
+            dst: packet::MCAST_V6,
+            hop_limit: None,
+        };
+        let got = rx.check_ipv6(&msg, &meta, None).unwrap();
+        assert_eq!(
+            (got.priority, got.adver_int),
+            (0, Duration::from_millis(500))
+        );
+        assert_eq!(rx.stats().pri_zero, 1);
+        let meta = Ipv6Meta {
+            hop_limit: Some(1),
+            ..meta
+        };
+        assert_eq!(rx.check_ipv6(&msg, &meta, None), Err(RxError::Ttl(1)));
+        // An IPv4 packet handed to an IPv6 receiver is refused, not misread.
+        assert!(matches!(
+            rx.check_ipv4(&msg, None),
+            Err(RxError::IpHeader(_))
+        ));
+    }
+
+    #[test]
+    fn ah_replay_and_spi() {
+        let key = auth::pass_bytes("k3y");
+        let cfg = RxCfg {
+            auth: AuthCfg::Ah(key),
+            ..v4_cfg()
+        };
+        let build = |seq: u32, spi: u32| {
+            let p = Ipv4Packet {
+                ip: Ipv4Header {
+                    tos: 0xc0,
+                    id: 1,
+                    frag: 0,
+                    ttl: 255,
+                    protocol: packet::IPPROTO_AH,
+                    src: "10.0.0.2".parse().unwrap(),
+                    dst: packet::MCAST_V4,
+                },
+                ah: Some(AhHeader {
+                    next_header: packet::IPPROTO_VRRP,
+                    spi,
+                    seq,
+                    icv: [0; 12],
+                }),
+                advert: Advert {
+                    version: Version::V2,
+                    vrid: 51,
+                    priority: 150,
+                    adver_int: 1,
+                    auth_type: AuthType::Ah,
+                    auth_data: [0; 8],
+                    addrs: Addrs::V4(vec!["192.168.200.16".parse().unwrap()]),
+                },
+            };
+            let mut b = p.encode(false).unwrap();
+            auth::ah_sign(&mut b, &key, false);
+            b
+        };
+        let spi = u32::from(Ipv4Addr::new(10, 0, 0, 2));
+        let mut rx = Receiver::new(cfg);
+        assert!(rx.check_ipv4(&build(5, spi), None).is_ok());
+        assert_eq!(
+            rx.check_ipv4(&build(5, spi), None),
+            Err(RxError::AhReplay { got: 5, last: 5 })
+        );
+        assert!(rx.check_ipv4(&build(6, spi), None).is_ok());
+        assert!(matches!(
+            rx.check_ipv4(&build(7, 1), None),
+            Err(RxError::AhSpi { spi: 1, .. })
+        ));
+        // A plain VRRP packet on an AH instance.
+        let plain = v4_packet(
+            &v4_cfg(),
+            "10.0.0.2",
+            packet::MCAST_V4,
+            255,
+            &["192.168.200.16"],
+        );
+        assert_eq!(rx.check_ipv4(&plain, None), Err(RxError::MissingAh));
+        assert_eq!(rx.stats().dropped(DropReason::AuthFailure), 2);
+        assert_eq!(rx.stats().dropped(DropReason::AuthTypeMismatch), 1);
+    }
+}

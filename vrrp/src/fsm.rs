@@ -569,7 +569,7 @@ impl Instance {
             }
             Input::PriorityDelta(d) => {
                 self.delta = d;
-                self.update_priority(out);
+                self.update_priority(now, out);
             }
             Input::Shutdown => self.shutdown(out),
         }
@@ -989,7 +989,7 @@ impl Instance {
     }
 
     /// keepalived `vrrp_set_effective_priority`.
-    fn update_priority(&mut self, out: &mut Vec<Action>) {
+    fn update_priority(&mut self, now: Instant, out: &mut Vec<Action>) {
         if self.base_priority == PRIO_OWNER {
             return;
         }
@@ -1009,13 +1009,16 @@ impl Instance {
         let old = self.ms_down_timer;
         self.ms_down_timer = self.mdi();
         if self.state == State::Backup {
-            // Shift the running master-down timer by the change in skew.
+            // Shift the running master-down timer by the change in skew; a
+            // shift into the past means it is due now (keepalived fires it at
+            // once).
             if let Some(s) = self.sands {
-                self.sands = Some(if self.ms_down_timer >= old {
+                let shifted = if self.ms_down_timer >= old {
                     s + (self.ms_down_timer - old)
                 } else {
                     s - (old - self.ms_down_timer)
-                });
+                };
+                self.sands = Some(shifted.max(now));
             }
         }
     }
@@ -1036,5 +1039,185 @@ impl Instance {
         self.sands = None;
         self.clear_master_timers();
         self.notify(NotifyState::Stop, out);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn v4(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn cfg() -> InstanceCfg {
+        let mut c = InstanceCfg::new("VI_1", Version::V2, 51, vec![v4("192.168.200.16")]);
+        c.src_addr = Some(v4("10.0.0.1"));
+        c
+    }
+
+    fn at(s: f64) -> Instant {
+        Instant::from_micros((s * 1e6) as u64)
+    }
+
+    fn advert(src: &str, priority: u8) -> Input {
+        Input::Advert(RxAdvert {
+            src: v4(src),
+            priority,
+            adver_int: Duration::from_secs(1),
+        })
+    }
+
+    /// Runs timers up to `t`; returns the actions.
+    fn run_to(i: &mut Instance, t: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        while let Some(d) = i.next_deadline().filter(|d| *d <= t) {
+            i.step_into(d, Input::Timer, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn validate_rejects_what_cannot_run() {
+        let mut c = cfg();
+        c.vrid = 0;
+        assert_eq!(Instance::new(c).err(), Some(CfgError::Vrid));
+        let mut c = cfg();
+        c.adver_int = Duration::from_millis(1500);
+        assert!(matches!(
+            Instance::new(c).err(),
+            Some(CfgError::AdverInt(_))
+        ));
+        let mut c = cfg();
+        c.version = Version::V3;
+        c.adver_int = Duration::from_millis(1500);
+        assert!(Instance::new(c.clone()).is_ok());
+        c.adver_int = Duration::from_millis(41_000);
+        assert!(matches!(
+            Instance::new(c).err(),
+            Some(CfgError::AdverInt(_))
+        ));
+        let mut c = cfg();
+        c.vips.push(v4("fd00::1"));
+        assert!(matches!(
+            Instance::new(c).err(),
+            Some(CfgError::MixedFamily(_))
+        ));
+        let mut c = cfg();
+        c.down_timer_adverts = 0;
+        assert_eq!(Instance::new(c).err(), Some(CfgError::DownTimerAdverts(0)));
+    }
+
+    #[test]
+    fn state_master_below_255_starts_as_backup() {
+        let mut c = cfg();
+        c.initial_state = InitialState::Master;
+        c.priority = 200;
+        let mut i = Instance::new(c).unwrap();
+        i.step(at(0.0), Input::Startup);
+        assert_eq!(i.state(), State::Backup);
+        // Full master-down interval: 3 s + (56/256) s.
+        assert_eq!(i.next_deadline(), Some(at(3.21875)));
+    }
+
+    #[test]
+    fn owner_after_fault_comes_back_through_backup() {
+        // keepalived: down_instance sets wantstate FAULT, so try_up_instance
+        // sends even an owner to BACKUP first.
+        let mut c = cfg();
+        c.initial_state = InitialState::Master;
+        c.priority = 255;
+        let mut i = Instance::new(c).unwrap();
+        i.step(at(0.0), Input::Startup);
+        run_to(&mut i, at(0.5));
+        assert_eq!(i.state(), State::Master);
+        let acts = i.step(at(1.0), Input::InterfaceDown);
+        assert_eq!(acts[1], Action::SendAdvert { priority: 0 });
+        i.step(at(2.0), Input::InterfaceUp);
+        assert_eq!(i.state(), State::Backup);
+        run_to(&mut i, at(5.1));
+        assert_eq!(i.state(), State::Master);
+    }
+
+    #[test]
+    fn owner_down_at_startup_goes_master_when_up() {
+        let mut c = cfg();
+        c.initial_state = InitialState::Master;
+        c.priority = 255;
+        let mut i = Instance::new(c).unwrap();
+        i.step(at(0.0), Input::InterfaceDown);
+        i.step(at(0.0), Input::Startup);
+        assert_eq!(i.state(), State::Fault);
+        i.step(at(1.0), Input::InterfaceUp);
+        assert_eq!(i.state(), State::Master);
+    }
+
+    #[test]
+    fn owner_priority_is_never_adjusted_and_others_are_clamped() {
+        let mut c = cfg();
+        c.priority = 255;
+        let mut i = Instance::new(c).unwrap();
+        assert!(i.step(at(0.0), Input::PriorityDelta(-100)).is_empty());
+        assert_eq!(i.effective_priority(), 255);
+        let mut i = Instance::new(cfg()).unwrap();
+        i.step(at(0.0), Input::PriorityDelta(500));
+        assert_eq!(i.effective_priority(), 254, "tracking cannot make an owner");
+        i.step(at(0.0), Input::PriorityDelta(-500));
+        assert_eq!(i.effective_priority(), 1);
+    }
+
+    #[test]
+    fn nothing_happens_after_stop() {
+        let mut i = Instance::new(cfg()).unwrap();
+        i.step(at(0.0), Input::Startup);
+        let acts = i.step(at(1.0), Input::Shutdown);
+        assert_eq!(
+            acts,
+            vec![Action::Notify {
+                state: NotifyState::Stop,
+                priority: 100
+            }]
+        );
+        for input in [
+            Input::Startup,
+            Input::Timer,
+            Input::InterfaceDown,
+            advert("10.0.0.2", 200),
+            Input::Shutdown,
+        ] {
+            assert!(i.step(at(2.0), input).is_empty());
+        }
+        assert_eq!(i.next_deadline(), None);
+    }
+
+    #[test]
+    fn late_timer_does_not_burst_adverts() {
+        let mut i = Instance::new(cfg()).unwrap();
+        i.step(at(0.0), Input::Startup);
+        run_to(&mut i, at(3.7));
+        assert_eq!(i.state(), State::Master);
+        // The runtime wakes 10 s late: one advert, then back on a 1 s cadence from now.
+        let acts = i.step(at(14.0), Input::Timer);
+        let sent = acts
+            .iter()
+            .filter(|a| matches!(a, Action::SendAdvert { .. }))
+            .count();
+        assert_eq!(sent, 1);
+        assert_eq!(i.timers().0, Some(at(15.0)));
+    }
+
+    #[test]
+    fn advert_template_carries_config() {
+        let mut c = cfg();
+        c.auth = AuthCfg::Pass(*b"secret\0\0");
+        let a = c.advert(77);
+        assert_eq!((a.vrid, a.priority, a.adver_int), (51, 77, 1));
+        assert_eq!(a.auth_type, packet::AuthType::Pass);
+        assert_eq!(&a.auth_data, b"secret\0\0");
+        let mut c = cfg();
+        c.version = Version::V3;
+        c.adver_int = Duration::from_millis(250);
+        assert_eq!(c.advert(1).adver_int, 25);
     }
 }
