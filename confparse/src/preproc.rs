@@ -377,7 +377,7 @@ impl<'a> Preproc<'a> {
                             format!("Configuration file '{}' is empty", p.display()),
                         ));
                     }
-                    entry.cur = Some(self.load(&p, &bytes));
+                    entry.cur = Some(self.load(&p, bytes));
                     opened = true;
                     break;
                 }
@@ -409,7 +409,7 @@ impl<'a> Preproc<'a> {
     }
 
     fn open_text(&mut self, path: &Path, bytes: &[u8]) {
-        let f = self.load(path, bytes);
+        let f = self.load(path, bytes.to_vec());
         self.stack.push(GlobEntry {
             paths: vec![path.to_path_buf()],
             next: 1,
@@ -421,13 +421,19 @@ impl<'a> Preproc<'a> {
 
     /// Decode a file (lossy, warning where it is not UTF-8) and add it to
     /// the source map.
-    fn load(&mut self, path: &Path, bytes: &[u8]) -> OpenFile {
-        let text: String = match std::str::from_utf8(bytes) {
-            Ok(s) => s.to_string(),
-            Err(_) => self.decode_lossy(path, bytes),
+    fn load(&mut self, path: &Path, bytes: Vec<u8>) -> OpenFile {
+        let text: String = match String::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(e) => self.decode_lossy(path, e.as_bytes()),
         };
-        let text: Rc<str> = Rc::from(text);
-        let id = self.sources.add(path.to_path_buf(), text.to_string());
+        // About one statement per line: size the output once.
+        if self.out.is_empty() {
+            self.out
+                .reserve(text.bytes().filter(|&b| b == b'\n').count() + 16);
+        }
+        let rc: Rc<str> = Rc::from(text.as_str());
+        let id = self.sources.add(path.to_path_buf(), text);
+        let text = rc;
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -663,7 +669,7 @@ impl<'a> Preproc<'a> {
             }
             match std::fs::read(&p) {
                 Ok(bytes) => {
-                    let f = self.load(&p, &bytes);
+                    let f = self.load(&p, bytes);
                     if let Some(e) = self.stack.last_mut() {
                         e.cur = Some(f);
                     }
