@@ -20,23 +20,32 @@
 //!
 //! Running keepalived-rs as the seed's LVS-DR director and reading the
 //! kernel's IPVS table back (`fixtures/vm/lvs-dr-director.sh` documents
-//! the values it reports):
+//! the values it reports, [`DirectorRun`] holds them parsed):
 //!
 //! ```no_run
-//! use testlab::vm::{parse_ipvsadm_ln, workspace_binary, InitramfsBuilder, Kernel, Scenario};
+//! use testlab::vm::{
+//!     parse_ipvsadm_ln, run_lvs_dr_director, workspace_binary, DirectorSpec, InitramfsBuilder,
+//!     Kernel, Scenario,
+//! };
 //! # fn main() -> Result<(), testlab::vm::VmError> {
 //! let image = InitramfsBuilder::new(Kernel::cached()?)
 //!     .program_as(workspace_binary("keepalived-rs")?, "/usr/sbin/keepalived-rs")
 //!     .build()?;
 //! let conf = std::fs::read(testlab::vm::fixtures_dir().join("lvs-dr-keepalived.conf"))
 //!     .map_err(|e| testlab::vm::VmError::Io { path: "conf".into(), source: e })?;
-//! let out = image.run(
-//!     &Scenario::fixture("lvs-dr-director.sh")?
-//!         .file("/etc/keepalived/keepalived.conf", conf, 0o644)
-//!         .env("KR_DIRECTOR_CMD", "keepalived-rs -n -l -f /etc/keepalived/keepalived.conf"),
+//! let run = run_lvs_dr_director(
+//!     &image,
+//!     &DirectorSpec {
+//!         command: "keepalived-rs -n -l -f /etc/keepalived/keepalived.conf",
+//!         config: &conf,
+//!         reload_config: None,
+//!         backup: None,
+//!     },
 //! )?;
-//! let table = parse_ipvsadm_ln(&out.text("dr.ipvsadm")?)?;
-//! assert_eq!(table[0].destinations.len(), 2);
+//! assert_eq!(run.ipvs[0].destinations.len(), 2);
+//! // Or a scenario of one's own, reading results from the console:
+//! let out = image.run(&Scenario::new("kr_run t ipvsadm -Ln\n"))?;
+//! assert!(parse_ipvsadm_ln(&out.text("t")?)?.is_empty());
 //! # Ok(())
 //! # }
 //! ```
@@ -1488,6 +1497,22 @@ pub fn parse_ipvsadm_ln(text: &str) -> Result<Vec<IpvsadmService>, VmError> {
 pub const DIRECTOR_CONF: &str = "/etc/keepalived/keepalived.conf";
 /// Where it puts the config a reload switches to.
 const DIRECTOR_RELOAD_CONF: &str = "/etc/keepalived/reload.conf";
+/// Where it puts the backup director's config.
+pub const BACKUP_CONF: &str = "/etc/keepalived/backup.conf";
+
+/// What [`run_lvs_dr_director`] runs.
+#[derive(Debug, Clone, Copy)]
+pub struct DirectorSpec<'a> {
+    /// The primary director's command line; it must read [`DIRECTOR_CONF`].
+    pub command: &'a str,
+    /// The content of [`DIRECTOR_CONF`].
+    pub config: &'a [u8],
+    /// A config to reload the primary onto (SIGHUP), if any.
+    pub reload_config: Option<&'a [u8]>,
+    /// A backup director: command line (reading [`BACKUP_CONF`], with pid
+    /// files of its own) and config, if any.
+    pub backup: Option<(&'a str, &'a [u8])>,
+}
 
 /// IPVS operations the kernel performed, by ip_vs.ko function, as counted
 /// by the `kr_trace_ipvs_*` kprobes (`ip_vs_add_dest` without
@@ -1511,6 +1536,8 @@ pub struct DirectorRun {
     pub ops_start: IpvsOps,
     /// After SIGHUP with the second config, when one was given.
     pub reload: Option<DirectorReload>,
+    /// The backup director, when one was given.
+    pub backup: Option<DirectorBackup>,
     /// SIGTERM stopped it (rather than SIGKILL after 10 s).
     pub stopped_by_term: bool,
     /// IPVS operations of the shutdown.
@@ -1534,6 +1561,27 @@ pub struct DirectorReload {
     pub ipvs: Vec<IpvsadmService>,
     /// The daemon survived the reload.
     pub alive: bool,
+}
+
+/// The backup part of a [`DirectorRun`].
+#[derive(Debug, Clone)]
+pub struct DirectorBackup {
+    /// Real servers in its IPVS table once started (before the failover).
+    pub dests: usize,
+    /// It held the VIP while the primary ran (it must not).
+    pub vip_before: bool,
+    /// IPVS operations of its start.
+    pub ops_start: IpvsOps,
+    /// It took the VIP over after the primary's stop.
+    pub vip: bool,
+    /// Which real server answered each of four requests through it.
+    pub http: Vec<String>,
+    /// Its `ipvsadm -Ln` after the takeover.
+    pub ipvs: Vec<IpvsadmService>,
+    /// SIGTERM stopped it.
+    pub stopped_by_term: bool,
+    /// Its stdout and stderr.
+    pub log: String,
 }
 
 impl DirectorRun {
@@ -1564,7 +1612,25 @@ impl DirectorRun {
         } else {
             None
         };
+        let backup = if output.values.contains_key("dr.backup-dests") {
+            let n = output.value("dr.backup-dests")?;
+            Some(DirectorBackup {
+                dests: n
+                    .parse()
+                    .map_err(|_| VmError::Protocol(format!("dr.backup-dests = {n:?}")))?,
+                vip_before: yes("dr.backup-vip-before")?,
+                ops_start: ops("trace.backup-start.")?,
+                vip: yes("dr.backup-vip")?,
+                http: output.values("dr.http-backup").to_vec(),
+                ipvs: table("dr.ipvsadm-backup")?,
+                stopped_by_term: output.value("director2.stopped")? == "term",
+                log: output.text("director2.log")?,
+            })
+        } else {
+            None
+        };
         Ok(DirectorRun {
+            backup,
             vip: yes("dr.vip")?,
             dests: dests
                 .parse()
@@ -1584,26 +1650,29 @@ impl DirectorRun {
     }
 }
 
-/// Runs the seed's LVS-DR scenario with `command` as the director daemon
-/// (inside the director namespace; it must read [`DIRECTOR_CONF`], which
-/// holds `config`), optionally reloading it (SIGHUP) onto `reload_config`.
-/// The image must contain the daemon ([`InitramfsBuilder::program`] or
-/// [`InitramfsBuilder::program_as`]). The same call with keepalived and with
+/// Runs the seed's LVS-DR scenario (`fixtures/vm/lvs-dr-director.sh`) with
+/// `spec.command` as the director daemon inside the director namespace,
+/// optionally reloading it (SIGHUP) and failing over to a backup. The image
+/// must contain the daemons ([`InitramfsBuilder::program`] or
+/// [`InitramfsBuilder::program_as`]). The same spec with keepalived and with
 /// keepalived-rs gives two [`DirectorRun`]s to compare.
 pub fn run_lvs_dr_director(
     image: &Initramfs,
-    command: &str,
-    config: &[u8],
-    reload_config: Option<&[u8]>,
+    spec: &DirectorSpec<'_>,
 ) -> Result<DirectorRun, VmError> {
     let mut s = Scenario::fixture("lvs-dr-director.sh")?
-        .file(DIRECTOR_CONF, config, 0o644)
-        .env("KR_DIRECTOR_CMD", command)
+        .file(DIRECTOR_CONF, spec.config, 0o644)
+        .env("KR_DIRECTOR_CMD", spec.command)
         .env("KR_CONF", DIRECTOR_CONF);
-    if let Some(r) = reload_config {
+    if let Some(r) = spec.reload_config {
         s = s
             .file(DIRECTOR_RELOAD_CONF, r, 0o644)
             .env("KR_RELOAD_CONF", DIRECTOR_RELOAD_CONF);
+    }
+    if let Some((command, config)) = spec.backup {
+        s = s
+            .file(BACKUP_CONF, config, 0o644)
+            .env("KR_BACKUP_CMD", command);
     }
     DirectorRun::from_output(image.run(&s)?)
 }
@@ -1887,7 +1956,7 @@ noise@@KR val http rs2\r
         assert_eq!(run.ipvs[0].destinations[0].inactive, 2);
         assert_eq!(run.ops_start["ip_vs_new_dest"], 2);
         assert_eq!(run.ops_stop["ip_vs_del_dest"], 2);
-        assert!(run.reload.is_none());
+        assert!(run.reload.is_none() && run.backup.is_none());
         assert!(run.ipvs_after_stop.is_empty());
         assert_eq!(run.log, "started\n");
         // A missing report is an error, not a default.

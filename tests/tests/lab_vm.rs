@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use testlab::vm::{
     cpio_entries, fixtures_dir, parse_ipvsadm_ln, run_lvs_dr_director, shared_libraries, which,
-    Initramfs, InitramfsBuilder, IpvsOps, IpvsadmDest, Kernel, Scenario, VmError, VmOutput,
-    DIRECTOR_CONF, S_IFCHR, S_IFREG,
+    DirectorSpec, Initramfs, InitramfsBuilder, IpvsOps, IpvsadmDest, Kernel, Scenario, VmError,
+    VmOutput, BACKUP_CONF, DIRECTOR_CONF, S_IFCHR, S_IFREG,
 };
 use testlab::{lab_guard, Need};
 
@@ -296,7 +296,9 @@ fn vm_deadline_is_an_error() {
 /// The oracle for the IPVS engineers: real keepalived 2.2.7 as the seed's
 /// LVS-DR director inside the VM (`lvs-dr-director.sh` with the seed's
 /// config), reloaded (SIGHUP) onto the same config with real server 2's
-/// weight raised. What it does to the kernel is what keepalived-rs must do.
+/// weight raised, then stopped with a backup director (state BACKUP,
+/// priority 90) taking over. What it does to the kernel is what
+/// keepalived-rs must do.
 #[test]
 fn vm_keepalived_director_lvs_dr() {
     let mut needs = NEEDS.to_vec();
@@ -317,12 +319,25 @@ fn vm_keepalived_director_lvs_dr() {
         &conf[..rs2],
         conf[rs2..].replacen("weight 1", "weight 3", 1)
     );
+    let backup_conf =
+        conf.replacen("state MASTER", "state BACKUP", 1)
+            .replacen("priority 100", "priority 90", 1);
+    assert_ne!(backup_conf, conf);
     let start = Instant::now();
     let run = run_lvs_dr_director(
         &image,
-        &format!("keepalived -n -l -D -f {DIRECTOR_CONF}"),
-        conf.as_bytes(),
-        Some(reloaded.as_bytes()),
+        &DirectorSpec {
+            command: &format!("keepalived -n -l -D -f {DIRECTOR_CONF}"),
+            config: conf.as_bytes(),
+            reload_config: Some(reloaded.as_bytes()),
+            backup: Some((
+                &format!(
+                    "keepalived -n -l -D -f {BACKUP_CONF} -p /run/kd2.pid -r /run/kd2-vrrp.pid \
+                     -c /run/kd2-check.pid"
+                ),
+                backup_conf.as_bytes(),
+            )),
+        },
     )
     .unwrap_or_else(|e| panic!("VM scenario lvs-dr-director failed: {e}"));
     report_time("lvs-dr-director with keepalived", start, &run.output);
@@ -386,6 +401,28 @@ fn vm_keepalived_director_lvs_dr() {
     );
     assert!(!run.vip_after_stop, "{log}");
     assert!(run.ipvs_after_stop.is_empty(), "{:?}", run.ipvs_after_stop);
+
+    // The backup configured the same table without the VIP, took the VIP
+    // over on the primary's stop, and served through its own IPVS table.
+    let b = run.backup.as_ref().expect("backup reported");
+    let blog = &b.log;
+    assert_eq!(b.dests, 2, "{blog}");
+    assert!(!b.vip_before, "a BACKUP must not hold the VIP: {blog}");
+    assert_eq!(
+        nonzero(&b.ops_start),
+        [
+            ("ip_vs_add_dest", 2),
+            ("ip_vs_add_service", 1),
+            ("ip_vs_new_dest", 2)
+        ]
+    );
+    assert!(b.vip, "takeover: {blog}");
+    assert_eq!(b.http.len(), 4);
+    for pair in b.http.windows(2) {
+        assert_ne!(pair[0], pair[1], "rr alternates: {:?}", b.http);
+    }
+    assert_eq!(b.ipvs.len(), 1);
+    assert!(b.stopped_by_term, "{blog}");
 }
 
 /// A guest kernel panic ends the run at once as an error (sysrq crash).
