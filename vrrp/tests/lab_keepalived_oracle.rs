@@ -365,3 +365,219 @@ fn keepalived_accepts_our_adverts_and_rejects_what_we_reject() {
     drop(ka);
     lab.teardown().unwrap_or_else(|e| panic!("teardown: {e}"));
 }
+
+const ELECTION_CONF: &str = "
+vrrp_instance VI_A {
+    interface eth0
+    virtual_router_id 61
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.168.71.1
+    }
+}
+vrrp_instance VI_B {
+    interface eth0
+    virtual_router_id 62
+    priority 150
+    advert_int 1
+    virtual_ipaddress {
+        192.168.72.1
+    }
+}
+vrrp_instance VI_C {
+    state BACKUP
+    nopreempt
+    interface eth0
+    virtual_router_id 63
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.168.73.1
+    }
+}
+vrrp_instance VI_D {
+    state MASTER
+    interface eth0
+    virtual_router_id 64
+    priority 255
+    advert_int 1
+    virtual_ipaddress {
+        192.168.74.1
+    }
+}
+";
+
+/// The election log lines both sides write (keepalived with `-D`).
+fn election_line(l: &str) -> bool {
+    [
+        "Entering",
+        "Receive advertisement timeout",
+        "Received advert",
+        "Master received",
+        "Backup received",
+        "lower priority",
+        "CONFIGURATION ERROR",
+    ]
+    .iter()
+    .any(|p| l.contains(p))
+}
+
+/// keepalived's election lines for `name`, from `(name) ` on.
+fn keepalived_lines(log: &str, name: &str) -> Vec<String> {
+    let tag = format!("({name}) ");
+    log.lines()
+        .filter_map(|l| l.find(&tag).map(|i| l[i..].to_string()))
+        .filter(|l| election_line(l))
+        .collect()
+}
+
+/// The same adverts fed to keepalived (as packets) and to our state machine
+/// (configured like keepalived's instance, with keepalived's address): both
+/// must write the same election log lines in the same order. Covers BACKUP
+/// accepting, master-down timeout, lower-priority discard and preemption,
+/// nopreempt, the master's "forcing new election", equal priority with the
+/// lower address, higher priority, priority-0 resignation, and 2.2.7's
+/// two-owners rule.
+#[test]
+fn keepalived_elections_match_our_state_machine() {
+    use vrrp::fsm::{Action, InitialState, Input, Instance};
+    use vrrp::timers::Instant;
+
+    if !testlab::lab_guard(
+        "keepalived_elections_match_our_state_machine",
+        &[
+            Need::Root,
+            Need::Program("keepalived"),
+            Need::Program("python3"),
+        ],
+    ) {
+        return;
+    }
+    let lab = Topology::lan(&["us", "ka"], "10.62.0")
+        .build()
+        .unwrap_or_else(|e| panic!("lab: {e}"));
+    let us = lab.host("us").unwrap_or_else(|e| panic!("{e}"));
+    let ka_host = lab.host("ka").unwrap_or_else(|e| panic!("{e}"));
+    let src = Ipv4Addr::new(10, 62, 0, 1);
+    let ka_addr = IpAddr::V4(Ipv4Addr::new(10, 62, 0, 2));
+
+    // (instance, vrid, priority, state MASTER, nopreempt, vip), as in ELECTION_CONF.
+    let specs = [
+        ("VI_A", 61u8, 100u8, false, false, "192.168.71.1"),
+        ("VI_B", 62, 150, false, false, "192.168.72.1"),
+        ("VI_C", 63, 100, false, true, "192.168.73.1"),
+        ("VI_D", 64, 255, true, false, "192.168.74.1"),
+    ];
+    // Our adverts: (seconds after keepalived's start, instance index, priority).
+    let mut events: Vec<(f64, usize, u8)> = vec![
+        (5.0, 0, 50),
+        (5.5, 0, 100),
+        (6.0, 0, 150),
+        (7.0, 0, 150),
+        (8.0, 0, 150),
+        (8.5, 0, 0),
+        (2.0, 3, 255),
+        (3.0, 3, 255),
+        (4.0, 3, 255),
+    ];
+    for t in 0..10 {
+        events.push((f64::from(t), 1, 100));
+    }
+    for t in 0..6 {
+        events.push((f64::from(t), 2, 50));
+    }
+    events.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let end = 12.0;
+
+    let mut peers: Vec<Peer> = specs
+        .iter()
+        .map(|s| Peer::new(s.0, Version::V2, s.1, &[s.5], AuthCfg::None))
+        .collect();
+    let mut schedule = String::new();
+    for (t, i, prio) in &events {
+        let _ = writeln!(schedule, "{t} {}", hex(&peers[*i].packet(src, *prio)));
+    }
+    let file = lab.dir().join("elections.txt");
+    std::fs::write(&file, schedule).unwrap_or_else(|e| panic!("{e}"));
+    let script = lab.dir().join("send.py");
+    std::fs::write(&script, SENDER).unwrap_or_else(|e| panic!("{e}"));
+
+    // Our side: the same instances, fed the same adverts on a fake clock.
+    let mut ours: Vec<Vec<String>> = Vec::new();
+    for (name, vrid, prio, master, nopreempt, vip) in specs {
+        let mut c = InstanceCfg::new(name, Version::V2, vrid, vec![ip(vip)]);
+        c.priority = prio;
+        c.initial_state = if master {
+            InitialState::Master
+        } else {
+            InitialState::Backup
+        };
+        c.nopreempt = nopreempt;
+        c.src_addr = Some(ka_addr);
+        let idx = specs.iter().position(|s| s.0 == name).unwrap_or(0);
+        let mut inst = Instance::new(c).unwrap_or_else(|e| panic!("{e}"));
+        let mut acts: Vec<Action> = Vec::new();
+        inst.step_into(Instant::ZERO, Input::Startup, &mut acts);
+        let run_to = |inst: &mut Instance, t: Instant, acts: &mut Vec<Action>| {
+            while let Some(d) = inst.next_deadline().filter(|d| *d <= t) {
+                inst.step_into(d, Input::Timer, acts);
+            }
+        };
+        for (t, _, p) in events.iter().filter(|e| e.1 == idx) {
+            let now = Instant::from_duration(Duration::from_secs_f64(*t));
+            run_to(&mut inst, now, &mut acts);
+            let adv = vrrp::check::RxAdvert {
+                src: IpAddr::V4(src),
+                priority: *p,
+                adver_int: Duration::from_secs(1),
+            };
+            inst.step_into(now, Input::Advert(adv), &mut acts);
+        }
+        run_to(
+            &mut inst,
+            Instant::from_duration(Duration::from_secs_f64(end)),
+            &mut acts,
+        );
+        ours.push(
+            acts.iter()
+                .filter_map(|a| match a {
+                    Action::Log(l) if election_line(l) => Some(l.clone()),
+                    _ => None,
+                })
+                .collect(),
+        );
+    }
+
+    let mut ka =
+        Keepalived::start(ka_host, ELECTION_CONF).unwrap_or_else(|e| panic!("keepalived: {e}"));
+    ka.wait_for_log(
+        "(VI_A) Entering BACKUP STATE (init)",
+        Duration::from_secs(10),
+    )
+    .unwrap_or_else(|e| panic!("keepalived did not start: {e}\n{}", ka.log()));
+    let out = us
+        .run(
+            &[
+                "python3",
+                &script.to_string_lossy(),
+                &file.to_string_lossy(),
+            ],
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("sender: {e}"));
+    assert_eq!(out.code(), Some(0), "sender failed: {out:?}");
+    // Let the last timers run out (VI_D takes over ~3 s after our last advert at 4 s).
+    std::thread::sleep(Duration::from_secs_f64(end - 9.0));
+    let log = ka.log();
+    drop(ka);
+    for (k, (name, ..)) in specs.iter().enumerate() {
+        let theirs = keepalived_lines(&log, name);
+        eprintln!("{name}: keepalived {theirs:#?}");
+        assert_eq!(
+            theirs, ours[k],
+            "{name}: keepalived's election lines differ from ours\n{log}"
+        );
+    }
+    lab.teardown().unwrap_or_else(|e| panic!("teardown: {e}"));
+}
