@@ -13,6 +13,7 @@ pub mod consts;
 pub mod error;
 pub mod fake;
 pub mod message;
+pub mod model;
 pub mod netlink;
 pub mod reconcile;
 pub mod show;
