@@ -1061,10 +1061,23 @@ impl Lab {
     }
 }
 
+/// Set (to anything) to keep each lab's directory (configs, logs, pid
+/// files) after teardown for a post-mortem; namespaces are deleted anyway.
+pub const KEEP_DIR_ENV: &str = "KEEPALIVED_RS_LAB_KEEP";
+
 impl Drop for Lab {
     fn drop(&mut self) {
         if let Err(e) = self.teardown_inner() {
             eprintln!("lab {}: teardown: {e}", self.id);
+        }
+        if std::env::var_os(KEEP_DIR_ENV).is_some() {
+            self.dir.disable_cleanup(true);
+            eprintln!("lab {}: kept {}", self.id, self.dir.path().display());
+        } else if thread::panicking() {
+            eprintln!(
+                "lab {}: set {KEEP_DIR_ENV}=1 to keep its logs and configs",
+                self.id
+            );
         }
     }
 }
