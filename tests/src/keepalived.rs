@@ -486,6 +486,15 @@ pub fn config_test(host: &Host, conf: &Path) -> Result<ConfigTest> {
     Ok(out.into())
 }
 
+/// Runs [`config_test`] in a fresh namespace whose only interfaces (besides
+/// `lo`) are `ifaces`. Builds and deletes a lab per call: to check many
+/// files, build one `Topology::isolated(ifaces)` lab and call
+/// [`config_test`] on its host instead.
+pub fn config_test_with_interfaces(ifaces: &[&str], conf: &Path) -> Result<ConfigTest> {
+    let lab = crate::netns::Topology::isolated(ifaces).build()?;
+    config_test(lab.host("h")?, conf)
+}
+
 /// Writes `text` to a file in the lab dir and runs [`config_test`] on it.
 pub fn config_test_text(host: &Host, text: &str) -> Result<ConfigTest> {
     let file = tempfile::Builder::new()

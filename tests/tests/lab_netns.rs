@@ -920,6 +920,15 @@ fn keepalived_config_test_sees_the_namespace_interfaces() {
     let h9 = lab9.host("h").unwrap_or_else(|e| panic!("{e}"));
     let ok9 = config_test_text(h9, &conf("eth9")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ok9.status, Some(0), "{ok9:?}");
+    // The one-call form, on a file.
+    let file = lab9.dir().join("eth9.conf");
+    std::fs::write(&file, conf("eth9")).unwrap_or_else(|e| panic!("{e}"));
+    let r = testlab::keepalived::config_test_with_interfaces(&["eth9"], &file)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, Some(0), "{r:?}");
+    let r = testlab::keepalived::config_test_with_interfaces(&["eth0"], &file)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, Some(5), "{r:?}");
 }
 
 #[test]
