@@ -406,7 +406,40 @@ vrrp_instance VI_D {
         192.168.74.1
     }
 }
+vrrp_instance VI_E {
+    interface eth0
+    virtual_router_id 65
+    priority 150
+    preempt_delay 3.5
+    advert_int 1
+    virtual_ipaddress {
+        192.168.75.1
+    }
+}
+vrrp_instance VI_F {
+    version 3
+    interface eth0
+    virtual_router_id 66
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.168.76.1
+    }
+}
 ";
+
+/// One instance of ELECTION_CONF, and the interval our adverts to it carry.
+struct Spec {
+    name: &'static str,
+    vrid: u8,
+    priority: u8,
+    state_master: bool,
+    nopreempt: bool,
+    preempt_delay: f64,
+    version: Version,
+    vip: &'static str,
+    our_interval: Duration,
+}
 
 /// The election log lines both sides write (keepalived with `-D`).
 fn election_line(l: &str) -> bool {
@@ -418,6 +451,8 @@ fn election_line(l: &str) -> bool {
         "Backup received",
         "lower priority",
         "CONFIGURATION ERROR",
+        "preempt delay",
+        "interval",
     ]
     .iter()
     .any(|p| l.contains(p))
@@ -437,8 +472,8 @@ fn keepalived_lines(log: &str, name: &str) -> Vec<String> {
 /// must write the same election log lines in the same order. Covers BACKUP
 /// accepting, master-down timeout, lower-priority discard and preemption,
 /// nopreempt, the master's "forcing new election", equal priority with the
-/// lower address, higher priority, priority-0 resignation, and 2.2.7's
-/// two-owners rule.
+/// lower address, higher priority, priority-0 resignation, 2.2.7's
+/// two-owners rule, preempt_delay, and VRRPv3 interval learning.
 #[test]
 fn keepalived_elections_match_our_state_machine() {
     use vrrp::fsm::{Action, InitialState, Input, Instance};
@@ -462,12 +497,46 @@ fn keepalived_elections_match_our_state_machine() {
     let src = Ipv4Addr::new(10, 62, 0, 1);
     let ka_addr = IpAddr::V4(Ipv4Addr::new(10, 62, 0, 2));
 
-    // (instance, vrid, priority, state MASTER, nopreempt, vip), as in ELECTION_CONF.
+    let spec = |name, vrid, priority, version| Spec {
+        name,
+        vrid,
+        priority,
+        state_master: false,
+        nopreempt: false,
+        preempt_delay: 0.0,
+        version,
+        vip: "",
+        our_interval: Duration::from_secs(1),
+    };
     let specs = [
-        ("VI_A", 61u8, 100u8, false, false, "192.168.71.1"),
-        ("VI_B", 62, 150, false, false, "192.168.72.1"),
-        ("VI_C", 63, 100, false, true, "192.168.73.1"),
-        ("VI_D", 64, 255, true, false, "192.168.74.1"),
+        Spec {
+            vip: "192.168.71.1",
+            ..spec("VI_A", 61, 100, Version::V2)
+        },
+        Spec {
+            vip: "192.168.72.1",
+            ..spec("VI_B", 62, 150, Version::V2)
+        },
+        Spec {
+            vip: "192.168.73.1",
+            nopreempt: true,
+            ..spec("VI_C", 63, 100, Version::V2)
+        },
+        Spec {
+            vip: "192.168.74.1",
+            state_master: true,
+            ..spec("VI_D", 64, 255, Version::V2)
+        },
+        Spec {
+            vip: "192.168.75.1",
+            preempt_delay: 3.5,
+            ..spec("VI_E", 65, 150, Version::V2)
+        },
+        Spec {
+            vip: "192.168.76.1",
+            our_interval: Duration::from_millis(500),
+            ..spec("VI_F", 66, 100, Version::V3)
+        },
     ];
     // Our adverts: (seconds after keepalived's start, instance index, priority).
     let mut events: Vec<(f64, usize, u8)> = vec![
@@ -487,12 +556,24 @@ fn keepalived_elections_match_our_state_machine() {
     for t in 0..6 {
         events.push((f64::from(t), 2, 50));
     }
+    // VI_E: a lower master it follows for the preempt delay, then preempts.
+    for t in 0..12 {
+        events.push((f64::from(t), 4, 100));
+    }
+    // VI_F: a v3 master at twice our rate; we learn its interval.
+    for t in 0..10 {
+        events.push((0.2 + f64::from(t) * 0.5, 5, 200));
+    }
     events.sort_by(|a, b| a.0.total_cmp(&b.0));
     let end = 12.0;
 
     let mut peers: Vec<Peer> = specs
         .iter()
-        .map(|s| Peer::new(s.0, Version::V2, s.1, &[s.5], AuthCfg::None))
+        .map(|s| {
+            let mut p = Peer::new(s.name, s.version, s.vrid, &[s.vip], AuthCfg::None);
+            p.cfg.adver_int = s.our_interval;
+            p
+        })
         .collect();
     let mut schedule = String::new();
     for (t, i, prio) in &events {
@@ -505,17 +586,17 @@ fn keepalived_elections_match_our_state_machine() {
 
     // Our side: the same instances, fed the same adverts on a fake clock.
     let mut ours: Vec<Vec<String>> = Vec::new();
-    for (name, vrid, prio, master, nopreempt, vip) in specs {
-        let mut c = InstanceCfg::new(name, Version::V2, vrid, vec![ip(vip)]);
-        c.priority = prio;
-        c.initial_state = if master {
+    for (idx, sp) in specs.iter().enumerate() {
+        let mut c = InstanceCfg::new(sp.name, sp.version, sp.vrid, vec![ip(sp.vip)]);
+        c.priority = sp.priority;
+        c.initial_state = if sp.state_master {
             InitialState::Master
         } else {
             InitialState::Backup
         };
-        c.nopreempt = nopreempt;
+        c.nopreempt = sp.nopreempt;
+        c.preempt_delay = Duration::from_secs_f64(sp.preempt_delay);
         c.src_addr = Some(ka_addr);
-        let idx = specs.iter().position(|s| s.0 == name).unwrap_or(0);
         let mut inst = Instance::new(c).unwrap_or_else(|e| panic!("{e}"));
         let mut acts: Vec<Action> = Vec::new();
         inst.step_into(Instant::ZERO, Input::Startup, &mut acts);
@@ -530,7 +611,7 @@ fn keepalived_elections_match_our_state_machine() {
             let adv = vrrp::check::RxAdvert {
                 src: IpAddr::V4(src),
                 priority: *p,
-                adver_int: Duration::from_secs(1),
+                adver_int: sp.our_interval,
             };
             inst.step_into(now, Input::Advert(adv), &mut acts);
         }
@@ -567,11 +648,12 @@ fn keepalived_elections_match_our_state_machine() {
         )
         .unwrap_or_else(|e| panic!("sender: {e}"));
     assert_eq!(out.code(), Some(0), "sender failed: {out:?}");
-    // Let the last timers run out (VI_D takes over ~3 s after our last advert at 4 s).
-    std::thread::sleep(Duration::from_secs_f64(end - 9.0));
+    // The sender returns after its last advert (11 s); by `end` every timer
+    // our side ran has run out on keepalived's side too.
+    std::thread::sleep(Duration::from_secs_f64(end - 11.0));
     let log = ka.log();
     drop(ka);
-    for (k, (name, ..)) in specs.iter().enumerate() {
+    for (k, Spec { name, .. }) in specs.iter().enumerate() {
         let theirs = keepalived_lines(&log, name);
         eprintln!("{name}: keepalived {theirs:#?}");
         assert_eq!(
