@@ -893,6 +893,11 @@ kr_run o.save ipvsadm -Sn
 kr_run o.thresholds ipvsadm -Ln --thresholds
 kr_run o.stop ipvsctl stop /in/desired.json each
 kr_run o.stopped ipvsadm -Sn
+# The same keepalived.conf through confparse and desired_from_model.
+ipvsadm -C
+kr_run m.start ipvsctl start /in/model.json
+kr_run m.save ipvsadm -Sn
+kr_run m.thresholds ipvsadm -Ln --thresholds
 "#;
 
 /// What keepalived.conf above means, as a desired table written by hand
@@ -927,6 +932,17 @@ fn keepalived_table() -> DesiredTable {
     t
 }
 
+/// KEEPALIVED_CONF through confparse and `desired_from_model`, with the
+/// start-up health keepalived gives real servers (no check result yet).
+fn model_table() -> DesiredTable {
+    let r = confparse::check_str(KEEPALIVED_CONF, &confparse::LoadOptions::default());
+    let m = r
+        .model
+        .unwrap_or_else(|| panic!("KEEPALIVED_CONF loads: {:?}", r.diagnostics));
+    ipvs::model::desired_from_model(&m.lvs, &m.global, &ipvs::model::Health::default())
+        .expect("desired table")
+}
+
 #[test]
 fn vm_ipvs_keepalived_programs_what_we_plan() {
     let mut needs = NEEDS.to_vec();
@@ -945,6 +961,7 @@ fn vm_ipvs_keepalived_programs_what_we_plan() {
     let scenario = Scenario::new(format!("{SETUP}{KEEPALIVED_ORACLE}"))
         .file("/in/keepalived.conf", KEEPALIVED_CONF, 0o644)
         .file("/in/desired.json", json(&keepalived_table()), 0o644)
+        .file("/in/model.json", json(&model_table()), 0o644)
         .timeout(Duration::from_secs(240));
     let out = image
         .run(&scenario)
@@ -988,6 +1005,14 @@ fn vm_ipvs_keepalived_programs_what_we_plan() {
             == ["->", "10.0.0.22:8443", "100", "10", "0", "0"]),
         "{kt}"
     );
+    // From the configuration file itself (confparse -> desired_from_model).
+    let (ms, mt) = (text(&out, "m.save"), text(&out, "m.thresholds"));
+    assert_eq!(
+        sorted_lines(&theirs),
+        sorted_lines(&ms),
+        "keepalived:\n{theirs}\nfrom the model:\n{ms}"
+    );
+    assert_eq!(sorted_lines(&kt), sorted_lines(&mt));
     // Both remove every service they made at stop (no lvs_flush_on_stop).
     assert_eq!(text(&out, "k.stopped").trim(), "", "{log}");
     assert_eq!(text(&out, "o.stopped").trim(), "");
