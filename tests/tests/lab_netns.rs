@@ -1104,3 +1104,42 @@ fn keepalived_unicast_auth_and_nopreempt_from_the_config_helper() {
         a2.log()
     );
 }
+
+#[test]
+fn keepalived_kill_removes_leftover_vips_and_vmac_links() {
+    if !testlab::lab_guard(
+        "keepalived_kill_removes_leftover_vips_and_vmac_links",
+        peers::NEEDS,
+    ) {
+        return;
+    }
+    use testlab::keepalived::{Keepalived, KeepalivedCfg, VrrpInstanceCfg};
+    let lab = lan(&["a"], "10.9.20");
+    let a = lab.host("a").unwrap_or_else(|e| panic!("{e}"));
+    let before = a.addrs().unwrap_or_else(|e| panic!("{e}"));
+    // Alone on the segment it becomes master after its master down
+    // interval and puts the VIP on a macvlan `vrrp.20` (use_vmac).
+    let cfg = VrrpInstanceCfg::new("eth0", 20, 150)
+        .vip("10.9.20.100/24")
+        .line("use_vmac");
+    let mut k = Keepalived::start(a, &KeepalivedCfg::single("a", cfg).render())
+        .unwrap_or_else(|e| panic!("{e}"));
+    lab.wait_holder(ip("10.9.20.100"), "a", Duration::from_secs(8))
+        .unwrap_or_else(|e| panic!("{e}\n{}", k.log()));
+    let links = a
+        .ip(&["-o", "link", "show"])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .stdout;
+    assert!(
+        links.contains("vrrp.20"),
+        "no VMAC link: {links}\n{}",
+        k.log()
+    );
+    k.kill().unwrap_or_else(|e| panic!("{e}"));
+    let links = a
+        .ip(&["-o", "link", "show"])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .stdout;
+    assert!(!links.contains("vrrp.20"), "VMAC link left: {links}");
+    assert_eq!(a.addrs().unwrap_or_else(|e| panic!("{e}")), before);
+}
