@@ -22,6 +22,7 @@ use std::net::IpAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use ipvs::model::Health;
 use ipvs::*;
 use testlab::vm::{parse_ipvsadm_ln, Initramfs, InitramfsBuilder, Kernel, Scenario, VmOutput};
 use testlab::{lab_guard, Need};
@@ -844,6 +845,7 @@ virtual_server fwmark 7 {
 # Quorum lost from the start: alpha keeps the checked server down until a
 # first success that never comes (nothing listens on port 1).
 virtual_server 10.0.0.105 80 {
+    delay_loop 1
     lb_algo rr
     lb_kind DR
     protocol TCP
@@ -883,6 +885,19 @@ for _i in 1 2 3 4 5 6 7 8 9 10; do
 done
 kr_run k.save ipvsadm -Sn
 kr_run k.thresholds ipvsadm -Ln --thresholds
+# 10.0.0.81 comes up (something listens on its checked port): quorum is
+# regained, the sorry server goes, the inhibited one stays at weight 0.
+kr_must ip addr add 10.0.0.81/32 dev kr1
+busybox httpd -p 10.0.0.81:1 -h /tmp
+kr_wait 30 sh -c 'ipvsadm -Sn | grep -q "10.0.0.81:80"' || kr_val k.timeout up
+_prev=""
+for _i in 1 2 3 4 5 6 7 8 9 10; do
+  _now=$(ipvsadm -Sn)
+  [ "$_now" = "$_prev" ] && break
+  _prev=$_now
+  sleep 2
+done
+kr_run k.up ipvsadm -Sn
 kill -TERM "$kpid"
 kr_wait 20 sh -c "! kill -0 $kpid 2>/dev/null" || kr_val k.timeout stop
 kr_run k.stopped ipvsadm -Sn
@@ -898,6 +913,8 @@ ipvsadm -C
 kr_run m.start ipvsctl start /in/model.json
 kr_run m.save ipvsadm -Sn
 kr_run m.thresholds ipvsadm -Ln --thresholds
+kr_run m.upapply ipvsctl apply /in/model_up.json /in/model_owned.json
+kr_run m.up ipvsadm -Sn
 "#;
 
 /// What keepalived.conf above means, as a desired table written by hand
@@ -934,13 +951,12 @@ fn keepalived_table() -> DesiredTable {
 
 /// KEEPALIVED_CONF through confparse and `desired_from_model`, with the
 /// start-up health keepalived gives real servers (no check result yet).
-fn model_table() -> DesiredTable {
+fn model_table(health: &Health) -> DesiredTable {
     let r = confparse::check_str(KEEPALIVED_CONF, &confparse::LoadOptions::default());
     let m = r
         .model
         .unwrap_or_else(|| panic!("KEEPALIVED_CONF loads: {:?}", r.diagnostics));
-    ipvs::model::desired_from_model(&m.lvs, &m.global, &ipvs::model::Health::default())
-        .expect("desired table")
+    ipvs::model::desired_from_model(&m.lvs, &m.global, health).expect("desired table")
 }
 
 #[test]
@@ -958,10 +974,26 @@ fn vm_ipvs_keepalived_programs_what_we_plan() {
                 .build()
         })
         .unwrap_or_else(|e| panic!("building the keepalived image: {e}"));
+    // The checker's verdict for 10.0.0.81 (virtual server 3, real server
+    // 0), after quorum was down.
+    let mut up = Health::default();
+    up.real_servers.insert((3, 0), true);
+    up.quorum_up.insert(3, false);
+    let owned: BTreeSet<ServiceKey> = model_table(&Health::default())
+        .services
+        .iter()
+        .map(|v| v.service.key)
+        .collect();
     let scenario = Scenario::new(format!("{SETUP}{KEEPALIVED_ORACLE}"))
         .file("/in/keepalived.conf", KEEPALIVED_CONF, 0o644)
         .file("/in/desired.json", json(&keepalived_table()), 0o644)
-        .file("/in/model.json", json(&model_table()), 0o644)
+        .file(
+            "/in/model.json",
+            json(&model_table(&Health::default())),
+            0o644,
+        )
+        .file("/in/model_up.json", json(&model_table(&up)), 0o644)
+        .file("/in/model_owned.json", json(&owned), 0o644)
         .timeout(Duration::from_secs(240));
     let out = image
         .run(&scenario)
@@ -1013,6 +1045,22 @@ fn vm_ipvs_keepalived_programs_what_we_plan() {
         "keepalived:\n{theirs}\nfrom the model:\n{ms}"
     );
     assert_eq!(sorted_lines(&kt), sorted_lines(&mt));
+    // The health transition: keepalived's table after 10.0.0.81 came up,
+    // and ours after the same verdict.
+    let (kup, mup) = (text(&out, "k.up"), text(&out, "m.up"));
+    for line in [
+        "-a -t 10.0.0.105:80 -r 10.0.0.81:80 -g -w 1",
+        "-a -t 10.0.0.105:80 -r 10.0.0.82:80 -g -w 0",
+    ] {
+        assert!(kup.lines().any(|l| l == line), "{line:?} in:\n{kup}");
+    }
+    assert!(!kup.contains("10.0.0.90"), "sorry server gone:\n{kup}");
+    assert_eq!(
+        sorted_lines(&kup),
+        sorted_lines(&mup),
+        "keepalived:\n{kup}\nours:\n{mup}\n{}",
+        text(&out, "m.upapply")
+    );
     // Both remove every service they made at stop (no lvs_flush_on_stop).
     assert_eq!(text(&out, "k.stopped").trim(), "", "{log}");
     assert_eq!(text(&out, "o.stopped").trim(), "");
