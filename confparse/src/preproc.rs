@@ -29,6 +29,12 @@ pub const KEEPALIVED_LINE: usize = 1023;
 pub const MAX_EXPANSION: usize = 1 << 20;
 /// Cap on nested substitution (a definition that refers to itself).
 pub const MAX_SUBST_DEPTH: usize = 64;
+/// Cap on the bytes substitution may produce for one source line and the
+/// statements split off it (a value containing braces and its own
+/// reference regrows the rest of the line after every brace).
+pub const MAX_LINE_WORK: usize = 8 << 20;
+/// Cap on the bytes substitution may produce in one load.
+pub const MAX_TOTAL_WORK: usize = 256 << 20;
 /// Cap on substitution passes over one line.
 pub const MAX_SUBST_PASSES: usize = 64;
 /// Cap on lines produced by `~SEQ`/`~LST` in one load.
@@ -226,6 +232,10 @@ struct Preproc<'a> {
     multiline_seq_depth: usize,
     /// The replay chain of the line being processed.
     cur_chain: Chain,
+    /// Bytes substitution produced for the current source line.
+    line_work: usize,
+    /// Bytes substitution produced in this load.
+    total_work: usize,
     /// A multi-line definition being collected.
     ml_def: Option<String>,
     residue: Option<Text>,
@@ -270,6 +280,8 @@ impl<'a> Preproc<'a> {
             replay_stack: Vec::new(),
             multiline_seq_depth: 0,
             cur_chain: Rc::new(Vec::new()),
+            line_work: 0,
+            total_work: 0,
             ml_def: None,
             residue: None,
             stack: Vec::new(),
@@ -855,6 +867,7 @@ impl<'a> Preproc<'a> {
         if let Some(r) = self.residue.take() {
             return Some(r);
         }
+        self.line_work = 0;
         if !self.seq_list.is_empty() && self.seq_list.len() > self.multiline_seq_depth {
             if let Some(s) = self.seq_list.last() {
                 self.cur_chain = Rc::clone(&s.chain);
@@ -1166,16 +1179,44 @@ impl<'a> Preproc<'a> {
                 buf.no_subst_from.set(Some((buf.start(), self.defs_gen)));
                 return true;
             }
+            if self.total_work > MAX_TOTAL_WORK {
+                if self.total_work != usize::MAX {
+                    self.total_work = usize::MAX;
+                    self.error(
+                        ErrClass::GeneralError,
+                        Some(buf.line_span()),
+                        format!("substitution produced more than {MAX_TOTAL_WORK} bytes in all - no more substitution from here on"),
+                    );
+                }
+                return true;
+            }
+            if self.line_work > MAX_LINE_WORK {
+                if self.line_work != usize::MAX {
+                    self.line_work = usize::MAX;
+                    self.error(
+                        ErrClass::GeneralError,
+                        Some(buf.line_span()),
+                        format!("substitution on this line produced more than {MAX_LINE_WORK} bytes - not substituting any further"),
+                    );
+                }
+                return true;
+            }
             match self.replace_param(buf) {
                 Subst::Unchanged => {
                     buf.no_subst_from.set(Some((buf.start(), self.defs_gen)));
                     return true;
                 }
                 Subst::Failed(t) => {
+                    self.line_work = self.line_work.saturating_add(t.view().len());
+                    self.total_work = self.total_work.saturating_add(t.view().len());
                     *buf = t;
                     return true;
                 }
-                Subst::Changed(t) => *buf = t,
+                Subst::Changed(t) => {
+                    self.line_work = self.line_work.saturating_add(t.view().len());
+                    self.total_work = self.total_work.saturating_add(t.view().len());
+                    *buf = t;
+                }
             }
             self.decomment_once(buf);
             let v = buf.view();

@@ -330,6 +330,15 @@ fn generator_that_regenerates_itself_stops() {
 }
 
 #[test]
+fn value_with_braces_and_its_own_reference_stops() {
+    // Found by fuzzing: every brace split re-substitutes the rest of the
+    // line, which regrows faster than it is consumed.
+    let (lines, diags) = from_str("$S=~SEQ(}~L$k, 2)$S\nla(EQ(k, 2)$S\nend\n");
+    assert_eq!(lines.last().map(String::as_str), Some("end"));
+    assert!(diags.has_errors());
+}
+
+#[test]
 fn multiline_definitions_nest_and_replay_with_generators() {
     let text = "$IN=inner_a \\\ninner_b\n$OUT=outer_a \\\n$IN\n~SEQ(i, 2) $OUT\n";
     let (lines, _) = from_str(text);
