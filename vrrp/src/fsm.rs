@@ -323,6 +323,9 @@ pub enum CfgError {
     /// `down_timer_adverts` outside 1-100.
     #[error("down_timer_adverts {0} out of range 1-100")]
     DownTimerAdverts(u32),
+    /// A reload changed VRID, family or version: a different instance.
+    #[error("VRID, family or version changed: not the same instance")]
+    Identity,
 }
 
 /// What happens to an instance.
@@ -523,6 +526,66 @@ impl Instance {
     /// Update our source address (the interface's primary address changed).
     pub fn set_src_addr(&mut self, addr: Option<IpAddr>) {
         self.cfg.src_addr = addr;
+    }
+
+    /// Apply a reloaded configuration of the same instance (keepalived
+    /// matches instances across a reload by VRID, family and interface; the
+    /// caller does that matching), keeping the state, the followed master
+    /// and the tracking adjustment. A MASTER sends an advert at once and
+    /// restarts its schedule from now, as keepalived does around a reload
+    /// (GH acassen/keepalived#793), so peers see no gap. Adding or removing
+    /// individual VIPs is the runtime's diff; this only returns adverts and
+    /// log lines. On error the old configuration stays in force.
+    pub fn reconfigure(&mut self, now: Instant, cfg: InstanceCfg) -> Result<Vec<Action>, CfgError> {
+        cfg.validate()?;
+        if cfg.vrid != self.cfg.vrid
+            || cfg.family != self.cfg.family
+            || cfg.version != self.cfg.version
+        {
+            return Err(CfgError::Identity);
+        }
+        let mut out = Vec::new();
+        let base_changed = cfg.priority != self.cfg.priority;
+        self.want_master = self.want_master
+            && cfg.initial_state == InitialState::Master
+            && cfg.priority == PRIO_OWNER;
+        self.cfg = cfg;
+        if base_changed {
+            self.base_priority = self.cfg.priority;
+            if self.base_priority == PRIO_OWNER {
+                self.effective_priority = PRIO_OWNER;
+            } else {
+                // Recompute with the tracking delta (logs a change).
+                self.update_priority(now, &mut out);
+            }
+        }
+        match self.state {
+            State::Master => {
+                self.master_adver_int = self.cfg.adver_int;
+                self.send_advert(self.effective_priority, &mut out);
+                self.sands = Some(now + self.cfg.adver_int);
+                let g = &self.cfg.garp;
+                self.garp_refresh_at =
+                    (g.master_refresh > Duration::ZERO).then(|| now + g.master_refresh);
+            }
+            State::Backup => {
+                if self.cfg.version == Version::V2 {
+                    self.master_adver_int = self.cfg.adver_int;
+                }
+                let old = self.ms_down_timer;
+                self.ms_down_timer = self.mdi();
+                if let Some(s) = self.sands {
+                    let shifted = if self.ms_down_timer >= old {
+                        s + (self.ms_down_timer - old)
+                    } else {
+                        s - (old - self.ms_down_timer)
+                    };
+                    self.sands = Some(shifted.max(now));
+                }
+            }
+            _ => self.master_adver_int = self.cfg.adver_int,
+        }
+        Ok(out)
     }
 
     /// When the runtime must next step with [`Input::Timer`].
@@ -1205,6 +1268,41 @@ mod tests {
             .count();
         assert_eq!(sent, 1);
         assert_eq!(i.timers().0, Some(at(15.0)));
+    }
+
+    #[test]
+    fn reconfigure_keeps_state_and_readvertises() {
+        let mut i = Instance::new(cfg()).unwrap();
+        i.step(at(0.0), Input::Startup);
+        run_to(&mut i, at(4.0));
+        assert_eq!(i.state(), State::Master);
+        let mut c = cfg();
+        c.priority = 120;
+        c.adver_int = Duration::from_secs(2);
+        let acts = i.reconfigure(at(4.2), c).unwrap();
+        assert_eq!(
+            acts,
+            vec![
+                Action::Log("(VI_1) Changing effective priority from 100 to 120".into()),
+                Action::SendAdvert { priority: 120 }
+            ]
+        );
+        assert_eq!(i.state(), State::Master);
+        assert_eq!(i.timers().0, Some(at(6.2)));
+        let mut other = cfg();
+        other.vrid = 52;
+        assert_eq!(i.reconfigure(at(5.0), other), Err(CfgError::Identity));
+        // A BACKUP keeps following its master; its timer moves with the skew.
+        let mut b = Instance::new(cfg()).unwrap();
+        b.step(at(0.0), Input::Startup);
+        b.step(at(1.0), advert("10.0.0.2", 200));
+        assert_eq!(b.next_deadline(), Some(at(4.609375)));
+        let mut c = cfg();
+        c.priority = 128;
+        b.reconfigure(at(1.5), c).unwrap();
+        assert_eq!(b.state(), State::Backup);
+        assert_eq!(b.next_deadline(), Some(at(4.5)));
+        assert_eq!(b.master(), Some((v4("10.0.0.2"), 200)));
     }
 
     #[test]
