@@ -45,6 +45,25 @@ fn start(lab: &Lab, host: &str, conf: &str) -> Result<HostProcess, String> {
     h.spawn(&refs).map_err(|e| e.to_string())
 }
 
+/// One ping from the client to the VIP: does the current holder answer?
+fn client_ping(lab: &Lab) {
+    // Debian's minimal images have busybox but no iputils.
+    let ping: &[&str] = if testlab::on_path("ping") {
+        &["ping", "-c", "1", "-W", "1", VIP]
+    } else {
+        &["busybox", "ping", "-c", "1", "-W", "1", VIP]
+    };
+    let out = lab
+        .host("client")
+        .and_then(|c| c.run(ping, Duration::from_secs(3)));
+    let answer = match out {
+        Ok(o) if o.code() == Some(0) => "reply",
+        Ok(_) => "no reply",
+        Err(_) => "could not run ping",
+    };
+    println!("    client pings {VIP}: {answer}");
+}
+
 fn step(msg: &str) {
     println!("==> {msg}");
 }
@@ -81,19 +100,7 @@ fn demo() -> Result<(), String> {
         w.holders,
         w.elapsed.as_secs_f64()
     );
-    let ping = lab
-        .host("client")
-        .and_then(|c| c.run(&["ping", "-c", "1", "-W", "1", VIP], Duration::from_secs(3)));
-    if let Ok(o) = ping {
-        println!(
-            "    client ping {VIP}: {}",
-            if o.code() == Some(0) {
-                "reply"
-            } else {
-                "no reply"
-            }
-        );
-    }
+    client_ping(&lab);
     step(
         "SIGKILL keepalived-rs on director1 (no goodbye advert: director2 must notice the silence)",
     );
@@ -111,6 +118,7 @@ fn demo() -> Result<(), String> {
         "    {VIP} moved to director2 in {:.2} s (expected about 3 x advert_int + skew = 3.61 s)",
         took.as_secs_f64()
     );
+    client_ping(&lab);
     println!("    director2's log:");
     for l in d2.stdout().lines().filter(|l| l.contains("(VI_1)")) {
         println!("        {l}");
