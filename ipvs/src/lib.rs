@@ -7,6 +7,25 @@
 //!   types and their framing; the reply decoder never panics.
 //! - [`IpvsClient`]: the interface; [`NetlinkIpvs`] (kernel) and [`FakeIpvs`].
 //! - [`reconcile`]: desired table, pure `plan`, pipelined `apply`.
+//! - [`model`]: the desired table from confparse's `LvsConfig` and the
+//!   global `lvs_*` settings.
+//! - [`show`]: `ipvsadm -Ln`-style listings.
+//!
+//! How the daemon uses it:
+//!
+//! ```text
+//! let mut kernel = NetlinkIpvs::connect()?;            // IpvsError::NotAvailable without IPVS
+//! let mut rec = Reconciler::new();
+//! let table = model::desired_from_model(&m.lvs, &m.global, &health)?;
+//! rec.start(&mut kernel, &table, model::flush_at_start(&m.global))?;
+//! // on every health transition or reload: rebuild `table`, then
+//! rec.reconcile(&mut kernel, &table)?;                 // report.applied.failed: ops that failed, with errno
+//! // at shutdown:
+//! rec.stop(&mut kernel, model::stop_policy(&m.global, dont_release_ipvs))?;
+//! ```
+//!
+//! `Health` is keyed by the positions of virtual and real servers in
+//! `LvsConfig`; the caller re-keys it across reloads.
 
 pub mod client;
 pub mod consts;
