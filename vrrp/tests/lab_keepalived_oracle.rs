@@ -663,3 +663,151 @@ fn keepalived_elections_match_our_state_machine() {
     }
     lab.teardown().unwrap_or_else(|e| panic!("teardown: {e}"));
 }
+
+const FAULT_CONF: &str = "
+vrrp_instance VI_M {
+    interface eth0
+    virtual_router_id 81
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.168.81.1
+    }
+}
+vrrp_instance VI_S {
+    interface eth0
+    virtual_router_id 82
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.168.82.1
+    }
+}
+";
+
+/// FAULT on carrier loss and recovery, keepalived against our state machine:
+/// VI_M is MASTER when its link goes, VI_S a BACKUP following us.
+#[test]
+fn keepalived_fault_and_recovery_match_our_state_machine() {
+    use vrrp::fsm::{Action, Input, Instance};
+    use vrrp::timers::Instant;
+
+    if !testlab::lab_guard(
+        "keepalived_fault_and_recovery_match_our_state_machine",
+        &[
+            Need::Root,
+            Need::Program("keepalived"),
+            Need::Program("python3"),
+        ],
+    ) {
+        return;
+    }
+    let lab = Topology::lan(&["us", "ka"], "10.63.0")
+        .build()
+        .unwrap_or_else(|e| panic!("lab: {e}"));
+    let us = lab.host("us").unwrap_or_else(|e| panic!("{e}"));
+    let ka_host = lab.host("ka").unwrap_or_else(|e| panic!("{e}"));
+    let src = Ipv4Addr::new(10, 63, 0, 1);
+    let (down_at, up_at, end) = (6.0, 8.0, 13.0);
+
+    // We advertise for VI_S (priority 150) every second until `end`.
+    let mut peer = Peer::new("VI_S", Version::V2, 82, &["192.168.82.1"], AuthCfg::None);
+    let mut schedule = String::new();
+    let sends: Vec<f64> = (0..13).map(f64::from).collect();
+    for t in &sends {
+        let _ = writeln!(schedule, "{t} {}", hex(&peer.packet(src, 150)));
+    }
+    let file = lab.dir().join("fault.txt");
+    std::fs::write(&file, schedule).unwrap_or_else(|e| panic!("{e}"));
+    let script = lab.dir().join("send.py");
+    std::fs::write(&script, SENDER).unwrap_or_else(|e| panic!("{e}"));
+
+    // Our side.
+    let at = |t: f64| Instant::from_duration(Duration::from_secs_f64(t));
+    let mut ours: Vec<Vec<String>> = Vec::new();
+    for (name, vrid, vip, adverts) in [
+        ("VI_M", 81u8, "192.168.81.1", false),
+        ("VI_S", 82, "192.168.82.1", true),
+    ] {
+        let mut c = InstanceCfg::new(name, Version::V2, vrid, vec![ip(vip)]);
+        c.src_addr = Some(ip("10.63.0.2"));
+        let mut inst = Instance::new(c).unwrap_or_else(|e| panic!("{e}"));
+        let mut acts: Vec<Action> = Vec::new();
+        inst.step_into(at(0.0), Input::Startup, &mut acts);
+        let mut inputs: Vec<(f64, Input)> =
+            vec![(down_at, Input::InterfaceDown), (up_at, Input::InterfaceUp)];
+        if adverts {
+            for t in &sends {
+                let adv = vrrp::check::RxAdvert {
+                    src: IpAddr::V4(src),
+                    priority: 150,
+                    adver_int: Duration::from_secs(1),
+                };
+                inputs.push((*t, Input::Advert(adv)));
+            }
+        }
+        inputs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (t, input) in inputs {
+            while let Some(d) = inst.next_deadline().filter(|d| *d <= at(t)) {
+                inst.step_into(d, Input::Timer, &mut acts);
+            }
+            inst.step_into(at(t), input, &mut acts);
+        }
+        while let Some(d) = inst.next_deadline().filter(|d| *d <= at(end)) {
+            inst.step_into(d, Input::Timer, &mut acts);
+        }
+        ours.push(
+            acts.iter()
+                .filter_map(|a| match a {
+                    Action::Log(l) if election_line(l) => Some(l.clone()),
+                    _ => None,
+                })
+                .collect(),
+        );
+    }
+
+    let mut ka =
+        Keepalived::start(ka_host, FAULT_CONF).unwrap_or_else(|e| panic!("keepalived: {e}"));
+    ka.wait_for_log(
+        "(VI_M) Entering BACKUP STATE (init)",
+        Duration::from_secs(10),
+    )
+    .unwrap_or_else(|e| panic!("keepalived did not start: {e}\n{}", ka.log()));
+    let t0 = std::time::Instant::now();
+    let mut sender = us
+        .spawn(&[
+            "python3",
+            &script.to_string_lossy(),
+            &file.to_string_lossy(),
+        ])
+        .unwrap_or_else(|e| panic!("sender: {e}"));
+    let sleep_until = |t: f64| {
+        let target = t0 + Duration::from_secs_f64(t);
+        std::thread::sleep(target.saturating_duration_since(std::time::Instant::now()));
+    };
+    sleep_until(down_at);
+    lab.set_port("ka", "eth0", false)
+        .unwrap_or_else(|e| panic!("port down: {e}"));
+    sleep_until(up_at);
+    lab.set_port("ka", "eth0", true)
+        .unwrap_or_else(|e| panic!("port up: {e}"));
+    sleep_until(end);
+    let status = sender
+        .wait_timeout(Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("sender: {e}"));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "sender failed: {status:?}"
+    );
+    let log = ka.log();
+    drop(ka);
+    for (k, name) in ["VI_M", "VI_S"].iter().enumerate() {
+        let theirs = keepalived_lines(&log, name);
+        eprintln!("{name}: keepalived {theirs:#?}");
+        assert_eq!(
+            theirs, ours[k],
+            "{name}: keepalived's lines differ from ours\n{log}"
+        );
+    }
+    lab.teardown().unwrap_or_else(|e| panic!("teardown: {e}"));
+}
