@@ -525,3 +525,74 @@ fn hostile_flood_changes_no_state_and_is_counted() {
     a.stop();
     b.stop();
 }
+
+#[test]
+fn carrier_loss_faults_the_master_and_notify_scripts_run() {
+    if !testlab::lab_guard(
+        "carrier_loss_faults_the_master_and_notify_scripts_run",
+        NEEDS,
+    ) {
+        return;
+    }
+    let lab = lab();
+    let ns = |h: &str| lab.host(h).map(|x| x.ns().to_string()).unwrap_or_default();
+    let vip = ip("10.41.0.100");
+    // The generic notify appends its four arguments to a file.
+    let log = lab.dir().join("notify.log");
+    let script = lab.dir().join("notify.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut inst_a = instance(51, 150, "10.41.0.100/24", 2);
+    inst_a.notify.generic = Some(confparse::model::ScriptCfg {
+        raw: script.display().to_string(),
+        args: vec![script.display().to_string()],
+        user: None,
+        group: None,
+        span: span(),
+    });
+    let a = InNs::start(&ns("a"), model(vec![inst_a]));
+    let b = InNs::start(
+        &ns("b"),
+        model(vec![instance(51, 100, "10.41.0.100/24", 2)]),
+    );
+    lab.wait_sole_holder(vip, "a", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("a never sole master: {e}"));
+    // Pull a's cable: a goes FAULT (VIP removed, priority 0 attempted), b
+    // takes over.
+    lab.set_port("a", "eth0", false)
+        .unwrap_or_else(|e| panic!("{e}"));
+    lab.wait_sole_holder(vip, "b", Duration::from_secs(6))
+        .unwrap_or_else(|e| panic!("b did not take over from a faulted a: {e}"));
+    let st = a.status();
+    assert_eq!(st[0].state, State::Fault, "{st:?}");
+    // Cable back: a leaves FAULT for BACKUP, then preempts b.
+    lab.set_port("a", "eth0", true)
+        .unwrap_or_else(|e| panic!("{e}"));
+    lab.wait_sole_holder(vip, "a", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("a did not come back: {e}"));
+    a.stop();
+    b.stop();
+    // Scripts run asynchronously: wait for the last line.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut text = String::new();
+    while std::time::Instant::now() < deadline {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("STOP") {
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    for want in [
+        "INSTANCE VI_51 BACKUP 150",
+        "INSTANCE VI_51 MASTER 150",
+        "INSTANCE VI_51 FAULT 150",
+        "INSTANCE VI_51 STOP 150",
+    ] {
+        assert!(text.contains(want), "notify log lacks `{want}`:\n{text}");
+    }
+}
