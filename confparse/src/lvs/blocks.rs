@@ -1099,8 +1099,8 @@ pub(crate) struct RsB {
     lthreshold: u32,
     inhibit: Option<bool>,
     alpha: Option<bool>,
-    notify_up: Option<ScriptCfg>,
-    notify_down: Option<ScriptCfg>,
+    notify_up: Option<Box<ScriptCfg>>,
+    notify_down: Option<Box<ScriptCfg>>,
     connect_timeout: Option<Duration>,
     delay_loop: Option<Duration>,
     warmup: Option<Duration>,
@@ -1112,8 +1112,6 @@ pub(crate) struct RsB {
     pub(crate) checkers: Vec<CheckB>,
     /// The virtual server's protocol when the block opened, for messages.
     pub(crate) vs_protocol: Option<Protocol>,
-    /// The virtual server as keepalived prints it, for messages.
-    pub(crate) vs_fmt: String,
 }
 
 impl Block for RsB {
@@ -1152,7 +1150,6 @@ fn rs_open(vs: &mut VsB, cx: &mut Cx, l: &LogicalLine) -> Dispatch {
         snmp_name: None,
         checkers: vec![],
         vs_protocol: vs.protocol,
-        vs_fmt: vs.fmt(),
     };
     let Some(ip) = cx.arg(l, 1) else {
         return cx.skip_block();
@@ -1201,7 +1198,7 @@ fn rs_close(vs: &mut VsB, rs: RsB, cx: &mut Cx) {
 
 type KR = Kw<RsB>;
 
-fn rs_script(cx: &mut Cx, l: &LogicalLine, slot: &mut Option<ScriptCfg>) {
+fn rs_script(cx: &mut Cx, l: &LogicalLine, slot: &mut Option<Box<ScriptCfg>>) {
     if slot.is_some() {
         // keepalived prints vs->vsgname here, which is NULL unless the
         // virtual server is a group; the group name is not known to the
@@ -1216,7 +1213,7 @@ fn rs_script(cx: &mut Cx, l: &LogicalLine, slot: &mut Option<ScriptCfg>) {
         );
         return;
     }
-    *slot = script_at(cx, l, 1);
+    *slot = script_at(cx, l, 1).map(Box::new);
 }
 
 static RS: Table<RsB> = Table::new(&[
@@ -1582,8 +1579,8 @@ pub(crate) fn validate_vs(mut vs: VsB, ctx: &ValidateCx, cx: &mut Cx) -> Option<
             inhibit_on_failure: inhibit,
             alpha: rs.alpha.unwrap_or(vs.alpha),
             smtp_alert,
-            notify_up: rs.notify_up,
-            notify_down: rs.notify_down,
+            notify_up: rs.notify_up.map(|b| *b),
+            notify_down: rs.notify_down.map(|b| *b),
             virtualhost: rs.virtualhost.or_else(|| vs.virtualhost.clone()),
             snmp_name: rs.snmp_name,
             connect_timeout: rs.connect_timeout.unwrap_or(vs.connect_timeout),

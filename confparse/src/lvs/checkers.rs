@@ -10,7 +10,7 @@ use super::blocks::{
     general_at, opt_bool, sockaddr, timer_arg, unsigned_arg, RsB, ValidateCx,
     CONNECT_TIMEOUT_MAX_US, TIMER_MAX_US,
 };
-use super::{fmt_rs, RealServerCfg, WEIGHT_LIMIT};
+use super::{fmt_rs, Protocol, RealServerCfg, WEIGHT_LIMIT};
 use crate::keywords::{dispatch, Block, Cx, Dispatch, Kw, Table, Tier};
 use crate::lexer::LogicalLine;
 use crate::model::ScriptCfg;
@@ -244,10 +244,10 @@ pub(crate) enum KindB {
     Tcp,
     Http {
         ssl: bool,
-        h: HttpB,
+        h: Box<HttpB>,
     },
     Misc {
-        script: Option<ScriptCfg>,
+        script: Option<Box<ScriptCfg>>,
         timeout: Option<Duration>,
         dynamic: bool,
     },
@@ -260,7 +260,7 @@ pub(crate) enum KindB {
         qtype: String,
         name: Option<String>,
     },
-    Udp(UdpCheckCfg),
+    Udp(Box<UdpCheckCfg>),
     Ping,
     File {
         track_file: Option<(String, Span)>,
@@ -281,7 +281,8 @@ pub(crate) struct CheckB {
     conn: ConnB,
     rs_addr: IpAddr,
     rs_port: u16,
-    rs_fmt: String,
+    /// The virtual server's protocol, for `FMT_RS` in messages.
+    vs_protocol: Option<Protocol>,
 }
 
 impl CheckB {
@@ -348,13 +349,13 @@ pub(crate) fn dispatch_checker(rs: &mut RsB, cx: &mut Cx, l: &LogicalLine) -> Op
         "TCP_CHECK" => KindB::Tcp,
         "HTTP_GET" | "SSL_GET" => KindB::Http {
             ssl: l.keyword() == "SSL_GET",
-            h: HttpB {
+            h: Box::new(HttpB {
                 urls: vec![],
                 http_protocol: HttpProtocol::V1_0,
                 virtualhost: None,
                 fast_recovery: false,
                 enable_sni: false,
-            },
+            }),
         },
         "MISC_CHECK" => KindB::Misc {
             script: None,
@@ -369,14 +370,14 @@ pub(crate) fn dispatch_checker(rs: &mut RsB, cx: &mut Cx, l: &LogicalLine) -> Op
             qtype: "SOA".into(),
             name: None,
         },
-        "UDP_CHECK" => KindB::Udp(UdpCheckCfg {
+        "UDP_CHECK" => KindB::Udp(Box::new(UdpCheckCfg {
             payload: vec![],
             require_reply: false,
             reply: vec![],
             reply_mask: vec![],
             min_reply_length: 0,
             max_reply_length: u16::from(u8::MAX),
-        }),
+        })),
         "PING_CHECK" => KindB::Ping,
         "FILE_CHECK" => KindB::File {
             track_file: None,
@@ -395,7 +396,7 @@ pub(crate) fn dispatch_checker(rs: &mut RsB, cx: &mut Cx, l: &LogicalLine) -> Op
         conn: ConnB::initial(rs.addr, rs.port),
         rs_addr: rs.addr,
         rs_port: rs.port,
-        rs_fmt: fmt_rs(&rs.addr, rs.port, rs.vs_protocol),
+        vs_protocol: rs.vs_protocol,
     };
     Some(cx.open(st, checker_close))
 }
@@ -445,7 +446,7 @@ fn checker_close(rs: &mut RsB, c: CheckB, cx: &mut Cx) {
                 c.span,
                 format!(
                     "({}) No name has been specified for BFD_CHECKER - skipping",
-                    c.rs_fmt
+                    fmt_rs(&c.rs_addr, c.rs_port, c.vs_protocol)
                 ),
             );
             return;
@@ -886,13 +887,13 @@ static MISC: Table<CheckB> = Table::new(&[
         }
         let span = l.words.get(1).map_or(l.span, |w| w.span);
         if let KindB::Misc { script, .. } = &mut s.kind {
-            *script = Some(ScriptCfg {
+            *script = Some(Box::new(ScriptCfg {
                 raw: cmd.clone(),
                 args,
                 user: None,
                 group: None,
                 span,
-            });
+            }));
         }
     }),
     KK::set("misc_timeout", "SECS", |s, cx, l| {
@@ -1203,7 +1204,7 @@ static FILE: Table<CheckB> = Table::new(&[
 
 static BFD: Table<CheckB> = Table::new(&[
     KK::set("name", "BFD_INSTANCE", |s, cx, l| {
-        let rs_fmt = s.rs_fmt.clone();
+        let rs_fmt = fmt_rs(&s.rs_addr, s.rs_port, s.vs_protocol);
         let KindB::Bfd { name, failed } = &mut s.kind else {
             return;
         };
@@ -1258,8 +1259,9 @@ pub(crate) fn resolve(
         conn,
         rs_addr,
         rs_port,
-        rs_fmt,
+        vs_protocol,
     } = c;
+    let rs_fmt = || fmt_rs(&rs_addr, rs_port, vs_protocol);
     let (default_retry, default_dbr): (u32, Option<Duration>) = match &kind {
         KindB::Http { .. } => (1, Some(Duration::from_secs(3))),
         KindB::Dns { .. } => (3, None),
@@ -1316,7 +1318,7 @@ pub(crate) fn resolve(
             };
             (
                 CheckerKind::Misc(MiscCheckCfg {
-                    script,
+                    script: *script,
                     timeout: timeout.filter(|d| !d.is_zero()),
                     dynamic,
                 }),
@@ -1354,7 +1356,7 @@ pub(crate) fn resolve(
             Some(timing),
             Some(conn_cfg(conn)),
         ),
-        KindB::Udp(u) => (CheckerKind::Udp(u), Some(timing), Some(conn_cfg(conn))),
+        KindB::Udp(u) => (CheckerKind::Udp(*u), Some(timing), Some(conn_cfg(conn))),
         KindB::File { track_file, weight } => {
             // keepalived looks the track_file up when FILE_CHECK's
             // `track_file` line is read; both messages count for `-t`.
@@ -1394,7 +1396,7 @@ pub(crate) fn resolve(
                 general_at(
                     cx,
                     span,
-                    format!("({rs_fmt}) BFD_CHECK - BFD {name} not configured"),
+                    format!("({}) BFD_CHECK - BFD {name} not configured", rs_fmt()),
                 );
                 return vec![];
             }

@@ -17,6 +17,7 @@ use testlab::confgen::{self, run, GeneratedConfig};
 struct Args {
     reps: usize,
     scaling: bool,
+    phases: bool,
     keep: Option<PathBuf>,
 }
 
@@ -24,6 +25,7 @@ fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         reps: 5,
         scaling: false,
+        phases: false,
         keep: None,
     };
     let mut it = std::env::args().skip(1);
@@ -37,11 +39,13 @@ fn parse_args() -> Result<Args, String> {
                     .ok_or("--reps needs a positive number")?;
             }
             "--scaling" => a.scaling = true,
+            "--phases" => a.phases = true,
             "--keep" => a.keep = Some(it.next().ok_or("--keep needs a directory")?.into()),
             "-h" | "--help" => {
                 return Err(
-                    "usage: bench_config [--reps N] [--scaling] [--keep DIR]\n  \
-                     --scaling adds intermediate sizes to show how time grows"
+                    "usage: bench_config [--reps N] [--scaling] [--phases] [--keep DIR]\n  \
+                     --scaling adds intermediate sizes to show how time grows\n  \
+                     --phases also times our loader's phases in-process (where the time goes)"
                         .into(),
                 )
             }
@@ -59,12 +63,63 @@ struct Side {
     statuses: Vec<i32>,
 }
 
+/// One timed run through a small helper process (this binary with
+/// `--run-one`): a child's peak RSS starts from its parent's RSS at exec
+/// (posix_spawn shares the parent's memory until then), so the parent that
+/// spawns the measured program must itself be small.
+fn run_one(prog: &Path, file: &Path) -> Result<run::Outcome, String> {
+    let me = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let out = std::process::Command::new(me)
+        .arg("--run-one")
+        .arg(prog)
+        .arg(file)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("running the helper: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let f: Vec<i64> = text
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [wall_ns, code, signal, rss] = f[..] else {
+        return Err(format!("helper said {text:?}"));
+    };
+    Ok(run::Outcome {
+        code: (code >= 0).then(|| i32::try_from(code).unwrap_or(-1)),
+        signal: (signal >= 0).then(|| i32::try_from(signal).unwrap_or(-1)),
+        stderr: String::new(),
+        wall: Duration::from_nanos(u64::try_from(wall_ns).unwrap_or(0)),
+        max_rss_kib: u64::try_from(rss).unwrap_or(0),
+    })
+}
+
+/// `--run-one PROG FILE`: run `PROG -t -f FILE`, print `wall_ns code
+/// signal max_rss_kib` (-1 for none).
+fn helper(prog: &str, file: &str) -> ExitCode {
+    match run::config_test(Path::new(prog), Path::new(file)) {
+        Ok(o) => {
+            println!(
+                "{} {} {} {}",
+                o.wall.as_nanos(),
+                o.code.unwrap_or(-1),
+                o.signal.unwrap_or(-1),
+                o.max_rss_kib
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn measure(prog: &Path, file: &Path, reps: usize) -> Result<Side, String> {
     let mut walls = vec![];
     let mut rss = 0;
     let mut statuses = vec![];
     for _ in 0..reps {
-        let o = run::config_test(prog, file)?;
+        let o = run_one(prog, file)?;
         walls.push(o.wall);
         rss = rss.max(o.max_rss_kib);
         let s = o.shell_status();
@@ -110,6 +165,35 @@ fn configs(scaling: bool) -> Vec<GeneratedConfig> {
     v
 }
 
+/// Our loader's phases in this process (median of `reps`): preprocessing
+/// (read, include, `$`/`@`/`~`, lexing) and keyword parsing plus validation.
+fn phases(file: &Path, reps: usize) -> (Duration, Duration, Duration) {
+    let (mut pre, mut parse, mut free) = (vec![], vec![], vec![]);
+    for _ in 0..reps {
+        let mut sources = confparse::SourceMap::new();
+        let mut diags = confparse::Diagnostics::new();
+        let t0 = std::time::Instant::now();
+        let lines =
+            confparse::preproc::read_config(file, &Default::default(), &mut sources, &mut diags);
+        let t1 = std::time::Instant::now();
+        let opts = confparse::LoadOptions::for_this_host();
+        let model = confparse::check_lines(&lines, &opts, &mut diags);
+        let t2 = std::time::Instant::now();
+        drop(model);
+        drop(lines);
+        drop(sources);
+        let t3 = std::time::Instant::now();
+        pre.push(t1 - t0);
+        parse.push(t2 - t1);
+        free.push(t3 - t2);
+    }
+    (
+        run::median(&mut pre),
+        run::median(&mut parse),
+        run::median(&mut free),
+    )
+}
+
 fn main_inner() -> Result<(), String> {
     let args = parse_args()?;
     if let Some(why) =
@@ -143,6 +227,7 @@ fn main_inner() -> Result<(), String> {
     );
     println!("| config | lines | interfaces | keepalived -t | keepalived-rs -t | speedup | keepalived RSS | keepalived-rs RSS | status (theirs/ours) |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    let mut phase_rows = vec![];
     for c in configs(args.scaling) {
         let file = dir.join(format!("{}.conf", c.name));
         std::fs::write(&file, &c.text).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -173,11 +258,36 @@ fn main_inner() -> Result<(), String> {
             t.statuses,
             o.statuses,
         );
+        if args.phases {
+            let (file_b, reps) = (file.clone(), args.reps);
+            let (pre, parse, free) =
+                run::in_private_netns(c.interfaces, move || phases(&file_b, reps))?;
+            phase_rows.push(format!(
+                "| {} | {} | {} | {} | {} |",
+                c.name,
+                c.lines(),
+                ms(pre),
+                ms(parse),
+                ms(free)
+            ));
+        }
+    }
+    if !phase_rows.is_empty() {
+        println!("\nkeepalived-rs loader phases, in-process (median):\n");
+        println!("| config | lines | preprocess + lex | parse + validate | freeing it all |");
+        println!("|---|---:|---:|---:|---:|");
+        for r in phase_rows {
+            println!("{r}");
+        }
     }
     Ok(())
 }
 
 fn main() -> ExitCode {
+    let a: Vec<String> = std::env::args().collect();
+    if a.len() == 4 && a[1] == "--run-one" {
+        return helper(&a[2], &a[3]);
+    }
     match main_inner() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
