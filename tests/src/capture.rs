@@ -14,6 +14,25 @@
 //! interface of a namespace, and [`AdvertSpec::build`] writes VRRP adverts
 //! independently of the code under test, checksums per RFC 3768 5.3.8 /
 //! RFC 5798 5.2.8 (deliberately wrong ones on request).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use testlab::capture::{AdvertSpec, Capture, RawIpSender};
+//! use testlab::netns::Topology;
+//! # fn main() -> Result<(), testlab::netns::LabError> {
+//! let lab = Topology::lan(&["a", "b"], "10.0.0").build()?;
+//! // On b's switch port: everything to and from b, even with b's eth0 down.
+//! let cap = Capture::on_port(&lab, "b", "eth0")?;
+//! let vip = std::net::IpAddr::from([10, 0, 0, 100]);
+//! let advert = AdvertSpec::new(2, 51, 200, std::net::IpAddr::from([10, 0, 0, 1]), &[vip]);
+//! RawIpSender::on_host(lab.host("a")?, "eth0", false)?.send(&advert.build())?;
+//! cap.wait_for(Duration::from_secs(1), |f| f.iter().any(|x| x.vrrp().is_some()))?;
+//! for (t, v) in cap.vrrp() {
+//!     println!("{t:?}: vrid {} prio {} from {}", v.vrid, v.priority, v.src);
+//! }
+//! let garps = cap.garps(std::net::Ipv4Addr::new(10, 0, 0, 100));
+//! # let _ = garps; Ok(()) }
+//! ```
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, OwnedFd};

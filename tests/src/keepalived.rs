@@ -6,6 +6,24 @@
 //! start (labs.md). [`config_test`] runs `keepalived -t` inside a host, whose
 //! interfaces decide part of the verdict. [`VrrpInstanceCfg`] and
 //! [`KeepalivedCfg`] write the simple configurations interop tests need.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use testlab::keepalived::{Keepalived, KeepalivedCfg, StartOpts, VrrpInstanceCfg};
+//! use testlab::netns::Topology;
+//! # fn main() -> Result<(), testlab::netns::LabError> {
+//! let lab = Topology::lan(&["a", "b"], "10.0.0").build()?;
+//! let cfg = VrrpInstanceCfg::new("eth0", 51, 150).vip("10.0.0.100/24");
+//! let text = KeepalivedCfg::single("a", cfg.clone()).render();
+//! let mut ka = Keepalived::start(lab.host("a")?, &text)?;
+//! // The same command line for keepalived-rs: StartOpts { program: Some(path), .. }.
+//! let vip = std::net::IpAddr::from([10, 0, 0, 100]);
+//! lab.wait_sole_holder(vip, "a", cfg.master_down_interval() + Duration::from_secs(2))?;
+//! ka.kill()?; // SIGKILL to the group, then its leftover VIP removed
+//! let verdict = testlab::keepalived::config_test_text(lab.host("b")?, &text)?;
+//! assert_eq!(verdict.status, Some(0));
+//! # Ok(()) }
+//! ```
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
