@@ -174,6 +174,8 @@ struct Replay {
     /// and this one: a definition that replays itself would loop forever
     /// (keepalived does), so we refuse it.
     chain: Chain,
+    /// The generator depth to restore when this replay resumes.
+    seq_depth: usize,
 }
 
 /// Names of the multi-line definitions a line was replayed from.
@@ -894,7 +896,10 @@ impl<'a> Preproc<'a> {
                 None => {
                     let l = rest.to_string();
                     match self.replay_stack.pop() {
-                        Some(prev) => self.next_ptr = Some(prev),
+                        Some(prev) => {
+                            self.multiline_seq_depth = prev.seq_depth;
+                            self.next_ptr = Some(prev);
+                        }
                         None => self.multiline_seq_depth = 0,
                     }
                     l
@@ -1700,7 +1705,10 @@ impl<'a> Preproc<'a> {
             found = true;
             len_used = len_used + replacing.len() - replaced;
             if multiline {
-                if let Some(old) = mp.take() {
+                if let Some(mut old) = mp.take() {
+                    // keepalived's multiline_stack_push() saves the
+                    // generator depth with the interrupted replay.
+                    old.seq_depth = self.multiline_seq_depth;
                     self.replay_stack.push(old);
                 }
                 self.multiline_seq_depth = self.seq_list.len();
@@ -1713,6 +1721,7 @@ impl<'a> Preproc<'a> {
                     file: buf.file,
                     origin: ref_origin,
                     chain: Rc::new(chain),
+                    seq_depth: 0,
                 });
                 if first_len >= value.len() {
                     // A value without a line end (cannot happen for a

@@ -150,7 +150,7 @@ fn flat_configs_match_keepalived() {
     if !lab_guard("flat_configs_match_keepalived") {
         return;
     }
-    for case in ["defs", "seq", "cond", "include", "quotes"] {
+    for case in ["defs", "seq", "cond", "include", "quotes", "nesting"] {
         let conf = fixtures().join("differential").join(format!("{case}.conf"));
         let conf = std::fs::canonicalize(&conf).unwrap_or(conf);
         let (stderr, _) = keepalived_t(&conf, case);
