@@ -416,6 +416,16 @@ vrrp_instance VI_E {
         192.168.75.1
     }
 }
+vrrp_instance VI_G {
+    interface eth0
+    virtual_router_id 67
+    priority 100
+    advert_int 1
+    lower_prio_no_advert
+    virtual_ipaddress {
+        192.168.77.1
+    }
+}
 vrrp_instance VI_F {
     version 3
     interface eth0
@@ -439,6 +449,7 @@ struct Spec {
     version: Version,
     vip: &'static str,
     our_interval: Duration,
+    lower_prio_no_advert: bool,
 }
 
 /// The election log lines both sides write (keepalived with `-D`).
@@ -473,7 +484,8 @@ fn keepalived_lines(log: &str, name: &str) -> Vec<String> {
 /// accepting, master-down timeout, lower-priority discard and preemption,
 /// nopreempt, the master's "forcing new election", equal priority with the
 /// lower address, higher priority, priority-0 resignation, 2.2.7's
-/// two-owners rule, preempt_delay, and VRRPv3 interval learning.
+/// two-owners rule, preempt_delay, lower_prio_no_advert and VRRPv3
+/// interval learning.
 #[test]
 fn keepalived_elections_match_our_state_machine() {
     use vrrp::fsm::{Action, InitialState, Input, Instance};
@@ -507,6 +519,7 @@ fn keepalived_elections_match_our_state_machine() {
         version,
         vip: "",
         our_interval: Duration::from_secs(1),
+        lower_prio_no_advert: false,
     };
     let specs = [
         Spec {
@@ -537,6 +550,11 @@ fn keepalived_elections_match_our_state_machine() {
             our_interval: Duration::from_millis(500),
             ..spec("VI_F", 66, 100, Version::V3)
         },
+        Spec {
+            vip: "192.168.77.1",
+            lower_prio_no_advert: true,
+            ..spec("VI_G", 67, 100, Version::V2)
+        },
     ];
     // Our adverts: (seconds after keepalived's start, instance index, priority).
     let mut events: Vec<(f64, usize, u8)> = vec![
@@ -560,6 +578,9 @@ fn keepalived_elections_match_our_state_machine() {
     for t in 0..12 {
         events.push((f64::from(t), 4, 100));
     }
+    // VI_G: a master answering lower priorities without an advert.
+    events.push((5.0, 6, 50));
+    events.push((6.0, 6, 80));
     // VI_F: a v3 master at twice our rate; we learn its interval.
     for t in 0..10 {
         events.push((0.2 + f64::from(t) * 0.5, 5, 200));
@@ -596,6 +617,7 @@ fn keepalived_elections_match_our_state_machine() {
         };
         c.nopreempt = sp.nopreempt;
         c.preempt_delay = Duration::from_secs_f64(sp.preempt_delay);
+        c.lower_prio_no_advert = sp.lower_prio_no_advert;
         c.src_addr = Some(ka_addr);
         let mut inst = Instance::new(c).unwrap_or_else(|e| panic!("{e}"));
         let mut acts: Vec<Action> = Vec::new();
