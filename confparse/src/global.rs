@@ -56,17 +56,61 @@ fn raw(line: &LogicalLine) -> RawKwCfg {
     }
 }
 
-/// A command keyword: `KW CMD [USER [[:]GROUP]]` where CMD is one word
-/// (quote it to give arguments), as keepalived's notify/script keywords.
+/// A command keyword: `KW CMD [USER [[:]GROUP]]` (notify scripts,
+/// `script`, `startup_script`, fifo scripts). As keepalived's
+/// `notify_script_init`/`set_script_params_array`: the raw line is split
+/// with the shell-like rules (reference 1.3), word `i` is the command,
+/// which is split again into argv; the words after it are the user and
+/// group.
 pub fn script_at(cx: &mut Cx, line: &LogicalLine, i: usize) -> Option<ScriptCfg> {
     let w = cx.arg(line, i)?;
-    let (user, group) = user_group(line, i + 1);
+    let span = w.span;
+    let words = match crate::shell::split(&line.raw) {
+        Ok(v) => v,
+        Err(e) => {
+            let d = crate::diag::Diagnostic::new(
+                crate::diag::Severity::Error,
+                e.class(),
+                Some(span),
+                e.to_string(),
+            );
+            cx.diags.push(d);
+            return None;
+        }
+    };
+    let cmd = words.get(i)?.clone();
+    let args = match crate::shell::split(&cmd) {
+        Ok(a) if !a.is_empty() => a,
+        Ok(_) => return None,
+        Err(e) => {
+            let d = crate::diag::Diagnostic::new(
+                crate::diag::Severity::Error,
+                e.class(),
+                Some(span),
+                e.to_string(),
+            );
+            cx.diags.push(d);
+            return None;
+        }
+    };
+    let (user, group) = match words.get(i + 1) {
+        None => (None, None),
+        Some(u) => match u.split_once(':') {
+            Some((a, b)) => (Some(a.to_string()), Some(b.to_string())),
+            None => (
+                Some(u.clone()),
+                words
+                    .get(i + 2)
+                    .map(|g| g.trim_start_matches(':').to_string()),
+            ),
+        },
+    };
     Some(ScriptCfg {
-        raw: w.text.clone(),
-        args: crate::shell_words(&w.text),
+        raw: cmd,
+        args,
         user,
         group,
-        span: w.span,
+        span,
     })
 }
 
@@ -472,7 +516,9 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
         }
     })
     .tier(Tier::T3),
-    KG::set("enable_script_security", "", |s, _cx, _l| {
+    KG::set("enable_script_security", "", |s, cx, _l| {
+        // Read by later vrrp_script blocks (keepalived's global flag).
+        cx.define("script_security", "");
         s.0.enable_script_security = true
     }),
     KG::set("script_user", "USER [[:]GROUP]", |s, cx, l| {
@@ -481,6 +527,7 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
             return;
         }
         let (u, g) = user_group(l, 1);
+        cx.define("script_user", "");
         s.0.script_user = u;
         s.0.script_group = g;
     }),

@@ -62,6 +62,13 @@ pub fn host_interfaces() -> Option<HashSet<String>> {
     )
 }
 
+/// Whether the system user `name` exists (/etc/passwd).
+pub fn user_exists(name: &str) -> bool {
+    std::fs::read_to_string("/etc/passwd")
+        .map(|p| p.lines().any(|l| l.split(':').next() == Some(name)))
+        .unwrap_or(false)
+}
+
 /// Everything a load found: the files read, the diagnostics, and the model
 /// when the configuration can run.
 #[derive(Debug, Clone)]

@@ -84,7 +84,9 @@ pub fn finish(mut conf: ConfB, cx: &mut Cx) -> Model {
                 .collect();
             return model;
         }
-        if i.interface.is_none() && !i.unicast {
+        // 2.2.7 sets its unicast flag only later, so a unicast instance
+        // without an interface fails here too (observed).
+        if i.interface.is_none() {
             cx.general(i.span, format!("({}) Unknown interface!", i.name));
             model.instances = instances
                 .into_iter()
@@ -646,12 +648,7 @@ fn script_runs_as_root(own_user: Option<&str>, g: &GlobalDefsCfg, cx: &Cx) -> bo
 }
 
 fn user_exists(name: &str, cx: &Cx) -> bool {
-    if !cx.opts.check_scripts {
-        return false;
-    }
-    std::fs::read_to_string("/etc/passwd")
-        .map(|p| p.lines().any(|l| l.split(':').next() == Some(name)))
-        .unwrap_or(false)
+    cx.opts.check_scripts && crate::user_exists(name)
 }
 
 fn find_in_path(name: &str) -> Option<PathBuf> {

@@ -1834,6 +1834,30 @@ pub fn open_script(_s: &mut ConfB, cx: &mut Cx, l: &LogicalLine) -> Dispatch {
             if !c.timeout_set {
                 c.cfg.timeout = c.cfg.interval;
             }
+            // vrrp_vscript_end_handler / get_default_script_user: with
+            // script security on and no user given, the default user
+            // keepalived_script must exist, else the script is removed.
+            if c.cfg.user.is_none()
+                && !cx.is_defined("script_user", "")
+                && cx.is_defined("script_security", "")
+                && cx.opts.check_scripts
+                && !crate::user_exists("keepalived_script")
+            {
+                if cx.define("!default_user_failed", "") {
+                    cx.general(
+                        c.cfg.span,
+                        "Unable to set default user keepalived_script for script",
+                    );
+                }
+                let d = crate::diag::Diagnostic::error(
+                    ErrClass::GeneralError,
+                    Some(c.cfg.span),
+                    format!("Unable to set default user for vrrp script {} - removing", c.cfg.name),
+                )
+                .with_hint("set `script_user` in global_defs or `user` in the vrrp_script, or create the keepalived_script user");
+                cx.diags.push(d);
+                return;
+            }
             cx.define(K_SCRIPT, &c.cfg.name);
             p.vrrp.scripts.push(c.cfg);
         },
@@ -1844,27 +1868,13 @@ type KS = Kw<ScriptB>;
 
 static SCRIPT: Table<ScriptB> = Table::new(&[
     KS::set("script", "CMD", |s, cx, l| {
-        // keepalived re-reads the raw line with quotes and escapes
-        // honoured; the whole rest of the line is the command.
-        let rest = l
-            .raw
-            .trim_start()
-            .strip_prefix("script")
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        if rest.is_empty() {
-            cx.missing_param(l, 1);
-            return;
+        // vrrp_vscript_script_handler: the quoted command is word 1 of the
+        // re-split raw line; words after it are ignored.
+        if let Some(mut c) = script_at(cx, l, 1) {
+            c.user = None;
+            c.group = None;
+            s.cfg.script = Some(c);
         }
-        let args = crate::shell_words(&rest);
-        s.cfg.script = Some(ScriptCfg {
-            raw: rest,
-            args,
-            user: None,
-            group: None,
-            span: l.span,
-        });
     })
     .tier(Tier::T1),
     KS::set("interval", "SECS", |s, cx, l| {
