@@ -1260,6 +1260,34 @@ fn console_tail(console: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// One of this process's concurrent-VM slots (as many as host CPUs).
+struct VmSlot;
+
+static VM_SLOTS: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+static VM_SLOT_FREED: std::sync::Condvar = std::sync::Condvar::new();
+
+impl VmSlot {
+    fn acquire() -> VmSlot {
+        let max = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // A poisoned lock only means another test panicked holding it; the
+        // count itself is still right.
+        let mut used = VM_SLOTS.lock().unwrap_or_else(|p| p.into_inner());
+        while *used >= max {
+            used = VM_SLOT_FREED.wait(used).unwrap_or_else(|p| p.into_inner());
+        }
+        *used += 1;
+        VmSlot
+    }
+}
+
+impl Drop for VmSlot {
+    fn drop(&mut self) {
+        let mut used = VM_SLOTS.lock().unwrap_or_else(|p| p.into_inner());
+        *used = used.saturating_sub(1);
+        VM_SLOT_FREED.notify_one();
+    }
+}
+
 /// Kills qemu when a run ends early (error, panic in the test).
 struct KillOnDrop(Child);
 
@@ -1276,6 +1304,9 @@ impl Initramfs {
     /// exit status arrives, the guest reports an error or the scenario exits
     /// non-zero.
     pub fn run(&self, scenario: &Scenario) -> Result<VmOutput, VmError> {
+        // Each TCG guest keeps a host core busy; more guests than cores
+        // only stretch every scenario's timing (and its bounded waits).
+        let _slot = VmSlot::acquire();
         // Base image + overlay: the kernel unpacks concatenated archives in
         // order, so the overlay's files land on top of the base's.
         let dir = cache_dir();
