@@ -11,7 +11,7 @@ use crate::types::*;
 /// One write to the IPVS table. `Display` names the operation and object the
 /// way error messages and plan snapshots show them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(tag = "op", content = "args", rename_all = "snake_case")]
 pub enum Op {
     NewService(Service),
     SetService(Service),

@@ -620,3 +620,42 @@ fn kernel_forced_local_forwarding_is_not_drift() {
         "edit destination 10.0.0.1:80 of TCP 10.0.0.1:80 Route weight 1\n"
     );
 }
+
+#[test]
+fn every_op_round_trips_through_json() {
+    let k = tcp("10.0.0.1", 80);
+    let d = Dest::new(ip("192.168.1.1"), 80, FwdMethod::Route, 1);
+    let ops = vec![
+        Op::NewService(Service::new(k, "rr")),
+        Op::SetService(Service::new(k, "wlc")),
+        Op::DelService(k),
+        Op::NewDest {
+            service: k,
+            dest: d.clone(),
+        },
+        Op::SetDest {
+            service: k,
+            dest: d.clone(),
+        },
+        Op::DelDest {
+            service: k,
+            dest: d.key,
+        },
+        Op::Flush,
+        Op::Zero(None),
+        Op::Zero(Some(k)),
+        Op::SetConfig(Timeouts::default()),
+        Op::NewDaemon(Daemon {
+            state: DaemonState::Backup,
+            ifname: "eth0".into(),
+            sync_id: 1,
+            sync_maxlen: None,
+            mcast_group: None,
+            mcast_port: None,
+            mcast_ttl: None,
+        }),
+        Op::DelDaemon(DaemonState::Master),
+    ];
+    let j = serde_json::to_string(&ops).unwrap();
+    assert_eq!(serde_json::from_str::<Vec<Op>>(&j).unwrap(), ops);
+}

@@ -691,6 +691,9 @@ fn errno_ops() -> Vec<Op> {
             mcast_ttl: None,
         }),
         Op::DelDaemon(DaemonState::Backup),
+        Op::Zero(None),
+        Op::Zero(Some(k)),
+        Op::Zero(Some(addr_key(Protocol::Tcp, "10.0.0.99", 80))),
         Op::NewDaemon(Daemon {
             state: DaemonState::Backup,
             ifname: "kr0".into(),
