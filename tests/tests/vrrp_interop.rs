@@ -609,3 +609,221 @@ fn failover_times_keepalived_vs_ours_as_backup() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Flood of hostile adverts at a keepalived-rs master/backup pair
+// ---------------------------------------------------------------------------
+
+const FLOOD_KINDS: usize = 6;
+
+fn inet_checksum(b: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for c in b.chunks(2) {
+        let w = if c.len() == 2 {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], 0])
+        };
+        sum += u32::from(w);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// A VRRPv2 advert for VRID 51, VIP 10.31.0.100, PASS `pass` (RFC 3768 5.1).
+fn v2_advert(priority: u8, pass: &[u8]) -> Vec<u8> {
+    let mut a = vec![0x21, 51, priority, 1, 1, 1, 0, 0, 10, 31, 0, 100];
+    let mut p = [0u8; 8];
+    p[..pass.len()].copy_from_slice(pass);
+    a.extend_from_slice(&p);
+    let c = inet_checksum(&a);
+    a[6..8].copy_from_slice(&c.to_be_bytes());
+    a
+}
+
+/// IPv4 header (TTL `ttl`, protocol 112, 10.31.0.3 -> 224.0.0.18) + payload.
+fn ipv4_packet(ttl: u8, payload: &[u8]) -> Vec<u8> {
+    let total = u16::try_from(20 + payload.len()).unwrap_or(u16::MAX);
+    let mut p = vec![0x45, 0xc0];
+    p.extend_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, 0, ttl, 112, 0, 0, 10, 31, 0, 3, 224, 0, 0, 18]);
+    let c = inet_checksum(&p);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+fn hostile_packet(i: usize, rng: &mut impl rand::RngExt) -> Vec<u8> {
+    match i % FLOOD_KINDS {
+        0 => {
+            let n = rng.random_range(2..80);
+            let mut b: Vec<u8> = (0..n).map(|_| rng.random()).collect();
+            b[1] = 51;
+            ipv4_packet(255, &b)
+        }
+        1 => {
+            let g = v2_advert(100, b"s3cr3t");
+            let n = rng.random_range(1..g.len());
+            ipv4_packet(255, &g[..n])
+        }
+        2 => ipv4_packet(64, &v2_advert(100, b"s3cr3t")),
+        3 => {
+            let mut g = v2_advert(100, b"s3cr3t");
+            g[6] ^= 0x5a;
+            ipv4_packet(255, &g)
+        }
+        4 => ipv4_packet(255, &v2_advert(100, b"wrong")),
+        _ => {
+            let mut g = v2_advert(254, b"s3cr3t");
+            g[7] ^= 0xff;
+            ipv4_packet(255, &g)
+        }
+    }
+}
+
+/// Sends `count` hostile adverts from inside namespace `ns`, `per_ms` a
+/// millisecond at most; returns how many went out.
+fn send_flood(ns: &str, count: usize, per_ms: usize) -> usize {
+    use nix::sys::socket::{
+        self, sockopt, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType, SockaddrIn,
+    };
+    let ns = ns.to_string();
+    let t = std::thread::spawn(move || -> Result<usize, String> {
+        let f = std::fs::File::open(format!("/run/netns/{ns}")).map_err(|e| e.to_string())?;
+        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string())?;
+        // IPPROTO_RAW implies IP_HDRINCL: the TTL is ours to set.
+        let s = socket::socket(
+            AddressFamily::Inet,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::Raw,
+        )
+        .map_err(|e| e.to_string())?;
+        socket::setsockopt(&s, sockopt::BindToDevice, &std::ffi::OsString::from("eth0"))
+            .map_err(|e| e.to_string())?;
+        let dst = SockaddrIn::new(224, 0, 0, 18, 0);
+        let mut rng = rand::rng();
+        let mut sent = 0;
+        let start = Instant::now();
+        for i in 0..count {
+            let p = hostile_packet(i, &mut rng);
+            for _ in 0..100 {
+                use std::os::fd::AsRawFd;
+                if socket::sendto(s.as_raw_fd(), &p, &dst, MsgFlags::empty()).is_ok() {
+                    sent += 1;
+                    break;
+                }
+                // ENOBUFS under pressure: retry shortly.
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            if i % per_ms == per_ms - 1 {
+                let due = start + Duration::from_millis(u64::try_from(i / per_ms + 1).unwrap_or(0));
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+            }
+        }
+        Ok(sent)
+    });
+    match t.join() {
+        Ok(Ok(n)) => n,
+        Ok(Err(e)) => panic!("flood: {e}"),
+        Err(_) => panic!("flood thread panicked"),
+    }
+}
+
+/// The counters our daemon logs when it stops:
+/// "(VI_51) adverts received N, dropped M name=count ...".
+fn drop_summary(log: &str) -> (u64, std::collections::HashMap<String, u64>) {
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains(") adverts received "))
+        .unwrap_or_else(|| panic!("no drop summary in the log:\n{log}"));
+    let mut total = 0;
+    let mut by = std::collections::HashMap::new();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    for (i, w) in words.iter().enumerate() {
+        if *w == "dropped" {
+            total = words.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(0);
+        }
+        if let Some((k, v)) = w.split_once('=') {
+            by.insert(k.to_string(), v.parse().unwrap_or(0));
+        }
+    }
+    (total, by)
+}
+
+#[test]
+fn hostile_flood_at_our_pair_changes_nothing_and_is_counted() {
+    if !testlab::lab_guard(
+        "hostile_flood_at_our_pair_changes_nothing_and_is_counted",
+        NEEDS,
+    ) {
+        return;
+    }
+    let _one_at_a_time = serial();
+    let sc = base();
+    let vip = sc.vip();
+    let lab = Topology::new()
+        .iface("a", "eth0", Some("lan"), &["10.31.0.1/24"])
+        .iface("b", "eth0", Some("lan"), &["10.31.0.2/24"])
+        .iface("c", "eth0", Some("lan"), &["10.31.0.3/24"])
+        .build()
+        .unwrap_or_else(fail("build lab"));
+    let mut hi = Daemon::start(Impl::Ours, &lab, "a", &sc.config(1, HIGH));
+    let mut lo = Daemon::start(Impl::Ours, &lab, "b", &sc.config(2, LOW));
+    sole(&lab, vip, "a", Duration::from_secs(15), &[&hi, &lo]);
+    let attacker = lab.host("c").unwrap_or_else(fail("host")).ns().to_string();
+    let flooder = std::thread::spawn(move || send_flood(&attacker, 100_000, 20));
+    let samples = lab
+        .sample_holders(vip, Duration::from_secs(6), Duration::from_millis(20))
+        .unwrap_or_else(fail("sample"));
+    let sent = flooder
+        .join()
+        .unwrap_or_else(|_| panic!("flooder panicked"));
+    assert!(sent >= 99_000, "only {sent} hostile adverts went out");
+    assert!(
+        samples.always_sole("a"),
+        "holders changed under the flood: {:?}\n{}\n{}",
+        samples.not_solely("a"),
+        hi.log(),
+        lo.log()
+    );
+    assert!(
+        hi.k.is_running() && lo.k.is_running(),
+        "a daemon died under the flood"
+    );
+    assert!(hi.term(), "master did not stop cleanly\n{}", hi.log());
+    assert!(lo.term(), "backup did not stop cleanly\n{}", lo.log());
+    assert_eq!(
+        hi.k.log().matches("Entering MASTER STATE").count(),
+        1,
+        "{}",
+        hi.log()
+    );
+    assert_eq!(
+        lo.k.log().matches("Entering MASTER STATE").count(),
+        0,
+        "{}",
+        lo.log()
+    );
+    for d in [&hi, &lo] {
+        let (total, by) = drop_summary(&d.k.log());
+        assert!(
+            total >= (sent as u64) * 9 / 10,
+            "{} counted {total} drops of {sent} hostile adverts: {by:?}",
+            d.host
+        );
+        for reason in ["ip_ttl_err", "chk_err", "auth_failure"] {
+            assert!(
+                by.get(reason).is_some_and(|n| *n > 0),
+                "{}: no {reason} in {by:?}",
+                d.host
+            );
+        }
+    }
+}
