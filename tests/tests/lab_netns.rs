@@ -936,14 +936,43 @@ fn injected_adverts_are_accepted_by_keepalived() {
     if !testlab::lab_guard("injected_adverts_are_accepted_by_keepalived", peers::NEEDS) {
         return;
     }
+    injected_adverts_case("10.9.17", 17, false);
+}
+
+#[test]
+fn injected_v3_ipv6_adverts_are_accepted_by_keepalived() {
+    if !testlab::lab_guard(
+        "injected_v3_ipv6_adverts_are_accepted_by_keepalived",
+        peers::NEEDS,
+    ) {
+        return;
+    }
+    injected_adverts_case("10.9.22", 22, true);
+}
+
+/// A fake master with priority 200 from the idle host c: keepalived (VRRPv2
+/// over IPv4, or v3 over IPv6 from c's link-local address) must accept the
+/// built adverts, checksums included, and drop one with a bad checksum.
+fn injected_adverts_case(net: &str, vrid: u8, v6: bool) {
     use testlab::capture::{AdvertSpec, RawIpSender};
-    let p = peers::start_pair("10.9.17", 17, false);
+    let p = peers::start_pair(net, vrid, v6);
     let c = p.lab.host("c").unwrap_or_else(|e| panic!("{e}"));
-    let sender = RawIpSender::on_host(c, "eth0", false).unwrap_or_else(|e| panic!("{e}"));
-    // A fake master with priority 200 from c: keepalived's master must see
-    // a valid higher-priority advert and step down (RFC 3768 6.4.3), so
-    // nobody holds the VIP (c does not configure it).
-    let advert = AdvertSpec::new(2, 17, 200, IpAddr::from([10, 9, 17, 3]), &[p.vip]).build();
+    let src = if v6 {
+        c.addrs()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .find(|x| matches!(x.addr, IpAddr::V6(v) if v.segments()[0] == 0xfe80))
+            .map(|x| x.addr)
+            .unwrap_or_else(|| panic!("c has no link-local address"))
+    } else {
+        ip(&format!("{net}.3"))
+    };
+    let version = if v6 { 3 } else { 2 };
+    let sender = RawIpSender::on_host(c, "eth0", v6).unwrap_or_else(|e| panic!("{e}"));
+    // keepalived's master must see a valid higher-priority advert and step
+    // down (RFC 3768 / RFC 5798 6.4.3), so nobody holds the VIP (c does not
+    // configure it).
+    let advert = AdvertSpec::new(version, vrid, 200, src, &[p.vip]).build();
     let start = Instant::now();
     let mut released = None;
     while start.elapsed() < Duration::from_secs(4) {
@@ -965,15 +994,15 @@ fn injected_adverts_are_accepted_by_keepalived() {
         .cap_b
         .vrrp()
         .iter()
-        .filter(|(_, v)| v.priority == 200 && v.src == IpAddr::from([10, 9, 17, 3]))
+        .filter(|(_, v)| v.priority == 200 && v.src == src)
         .count();
     assert!(seen >= 5, "{seen}");
     // Silence: a takes over again after its master down interval.
     p.lab
         .wait_sole_holder(p.vip, "a", Duration::from_secs(6))
         .unwrap_or_else(|e| panic!("{e}\n{}", p.log()));
-    // A bad checksum is dropped (RFC 3768 7.1): the master stays.
-    let mut bad = AdvertSpec::new(2, 17, 200, IpAddr::from([10, 9, 17, 3]), &[p.vip]);
+    // A bad checksum is dropped (RFC 3768 / RFC 5798 7.1): the master stays.
+    let mut bad = AdvertSpec::new(version, vrid, 200, src, &[p.vip]);
     bad.bad_checksum = true;
     let bad = bad.build();
     for _ in 0..10 {
@@ -1142,4 +1171,40 @@ fn keepalived_kill_removes_leftover_vips_and_vmac_links() {
         .stdout;
     assert!(!links.contains("vrrp.20"), "VMAC link left: {links}");
     assert_eq!(a.addrs().unwrap_or_else(|e| panic!("{e}")), before);
+}
+
+#[test]
+fn raw_sender_sends_ipv6_adverts() {
+    if !testlab::lab_guard("raw_sender_sends_ipv6_adverts", NEEDS) {
+        return;
+    }
+    use testlab::capture::{AdvertSpec, Capture, RawIpSender};
+    let lab = lan(&["a", "b"], "10.9.21");
+    let a = lab.host("a").unwrap_or_else(|e| panic!("{e}"));
+    let b = lab.host("b").unwrap_or_else(|e| panic!("{e}"));
+    let ll = a
+        .addrs()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .find(|x| matches!(x.addr, IpAddr::V6(v) if v.segments()[0] == 0xfe80))
+        .map(|x| x.addr)
+        .unwrap_or_else(|| panic!("a has no link-local address"));
+    let cap = Capture::on_host(b, "eth0").unwrap_or_else(|e| panic!("{e}"));
+    let vip = ip("fd00::21:100");
+    let spec = AdvertSpec::new(3, 21, 120, ll, &[vip]);
+    RawIpSender::on_host(a, "eth0", true)
+        .and_then(|s| s.send(&spec.build()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let frames = cap
+        .wait_for(Duration::from_secs(2), |f| {
+            f.iter().any(|x| x.vrrp().is_some())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let v = frames
+        .iter()
+        .find_map(|f| f.vrrp())
+        .unwrap_or_else(|| panic!("no advert"));
+    assert_eq!((v.version, v.vrid, v.priority, v.ttl), (3, 21, 120, 255));
+    assert_eq!((v.src, v.dst), (ll, ip("ff02::12")));
+    assert_eq!(v.addrs, vec![vip]);
 }
