@@ -10,6 +10,17 @@
 //! multi-line definition being replayed, or the next file line. Where
 //! keepalived has no bound (include cycles, self-referencing definitions,
 //! huge generators) we stop with a diagnostic instead.
+//!
+//! For the consumer (the keyword tables):
+//! - Braces come as statements of their own; brace accounting ("Extra
+//!   '}'", "missing '}'") is the consumer's job, as in keepalived's
+//!   `process_stream`.
+//! - `include_check` and `random_seed` inside `global_defs` are acted on
+//!   here (they change later includes and `${_RANDOM}`); the statements
+//!   are still passed on. `include_check`'s own errors are reported here.
+//! - [`PreprocOutput::include_failed`]: keepalived exits 6 ("not
+//!   configured") when a checked include failed, even under `-t`.
+//! - Script keywords re-split [`LogicalLine::raw`] with `shell::split`.
 
 use crate::diag::{Diagnostic, Diagnostics, ErrClass};
 use crate::lexer::{decomment, is_blank, take_statement, LogicalLine, Origin, Text, TextBuilder};

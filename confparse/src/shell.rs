@@ -12,7 +12,7 @@ use thiserror::Error;
 /// Why a script line could not be split.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ShellError {
-    /// keepalived: "String '...': missing terminating <quote>"
+    /// keepalived: "String '...': missing terminating `QUOTE`"
     /// (CONFIG_UNMATCHED_QUOTE).
     #[error("String '{line}': missing terminating {quote}")]
     UnterminatedQuote { line: String, quote: char },
