@@ -1007,6 +1007,51 @@ virtual_server 10.0.0.1 443 {
     }
 
     #[test]
+    fn misc_check_needs_a_default_user_under_script_security() {
+        let text = "global_defs {
+    enable_script_security
+}
+virtual_server 10.0.0.1 80 {
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    real_server 10.0.0.2 80 {
+        MISC_CHECK {
+            misc_path \"/bin/true a\"
+        }
+        MISC_CHECK {
+            misc_path /bin/true
+            user root
+        }
+    }
+}
+";
+        let opts = LoadOptions {
+            check_scripts: true,
+            ..Default::default()
+        };
+        let r = crate::check_str(text, &opts);
+        let d = r.diagnostics;
+        let m = r.model.expect("model");
+        let n = m.lvs.virtual_servers[0].real_servers[0].checkers.len();
+        if crate::user_exists("keepalived_script") {
+            assert_eq!(n, 2);
+        } else {
+            assert!(has(
+                &d,
+                "Unable to set default user keepalived_script for script"
+            ));
+            assert!(has(
+                &d,
+                "Unable to set default user for misc script '/bin/true' 'a' - removing"
+            ));
+            // The one with its own user stays.
+            assert_eq!(n, 1);
+            assert_eq!(d.exit_status(), 5);
+        }
+    }
+
+    #[test]
     fn no_real_servers_drops_the_virtual_server() {
         let (m, d, st) =
             load("virtual_server 10.0.0.1 80 {\n lb_algo rr\n lb_kind DR\n protocol TCP\n}\n");

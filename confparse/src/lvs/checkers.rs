@@ -401,6 +401,22 @@ pub(crate) fn dispatch_checker(rs: &mut RsB, cx: &mut Cx, l: &LogicalLine) -> Op
     Some(cx.open(st, checker_close))
 }
 
+/// keepalived's `cmd_str`: each word in single quotes, blank-separated
+/// (a leading `<`/`>` redirection word is left bare).
+fn cmd_str(args: &[String]) -> String {
+    args.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if i == 0 && (a.starts_with('<') || a.starts_with('>')) {
+                a.clone()
+            } else {
+                format!("'{a}'")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The end handler of every checker type: drop what keepalived dequeues.
 fn checker_close(rs: &mut RsB, c: CheckB, cx: &mut Cx) {
     // check_conn_opts: an IPv6 link-local target needs bind_if.
@@ -427,6 +443,33 @@ fn checker_close(rs: &mut RsB, c: CheckB, cx: &mut Cx) {
             cx.general(
                 c.span,
                 "No script path has been specified for MISC_CHECKER - skipping",
+            );
+            return;
+        }
+        // misc_end_handler / get_default_script_user: with script security
+        // on and neither `user` nor `script_user`, the default user
+        // keepalived_script must exist, else the checker is removed (the
+        // same rule and messages as the back end's vrrp_script).
+        KindB::Misc {
+            script: Some(sc), ..
+        } if sc.user.is_none()
+            && !cx.is_defined("script_user", "")
+            && cx.is_defined("script_security", "")
+            && cx.opts.check_scripts
+            && !crate::user_exists("keepalived_script") =>
+        {
+            if cx.define("!default_user_failed", "") {
+                cx.general(
+                    sc.span,
+                    "Unable to set default user keepalived_script for script",
+                );
+            }
+            cx.general(
+                c.span,
+                format!(
+                    "Unable to set default user for misc script {} - removing",
+                    cmd_str(&sc.args)
+                ),
             );
             return;
         }
