@@ -833,3 +833,212 @@ fn keepalived_fault_and_recovery_match_our_state_machine() {
     }
     lab.teardown().unwrap_or_else(|e| panic!("teardown: {e}"));
 }
+
+const TIMING_CONF: &str = "
+vrrp_instance T1 {
+    interface eth0
+    virtual_router_id 91
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.168.91.1
+    }
+}
+vrrp_instance T2 {
+    interface eth0
+    virtual_router_id 92
+    priority 200
+    advert_int 1
+    virtual_ipaddress {
+        192.168.92.1
+    }
+}
+vrrp_instance T3 {
+    version 3
+    interface eth0
+    virtual_router_id 93
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.168.93.1
+    }
+}
+";
+
+/// Sends the schedule (as SENDER) and captures, on the same clock, the VRRP
+/// adverts others send: prints `tx|rx SECONDS VRID PRIORITY` lines.
+const SEND_AND_CAPTURE: &str = r#"
+import socket, sys, threading, time
+sched = [(float(o), bytes.fromhex(h)) for o, h in (l.split() for l in open(sys.argv[1]))]
+dur, me = float(sys.argv[2]), sys.argv[3]
+rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+rx.bind(("eth0", 0))
+rx.settimeout(0.02)
+tx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+tx.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+out = []
+t0 = time.monotonic()
+def send():
+    for off, p in sched:
+        d = t0 + off - time.monotonic()
+        if d > 0:
+            time.sleep(d)
+        tx.sendto(p, (".".join(str(b) for b in p[16:20]), 0))
+        out.append("tx %.6f %d %d" % (time.monotonic() - t0, p[21], p[22]))
+th = threading.Thread(target=send)
+th.start()
+while time.monotonic() - t0 < dur:
+    try:
+        f = rx.recv(4096)
+    except socket.timeout:
+        continue
+    now = time.monotonic() - t0
+    ip = f[14:]
+    if len(ip) < 28 or ip[9] != 112 or socket.inet_ntoa(ip[12:16]) == me:
+        continue
+    v = ip[(ip[0] & 15) * 4:]
+    out.append("rx %.6f %d %d" % (now, v[1], v[2]))
+th.join()
+print("\n".join(out))
+"#;
+
+/// When keepalived takes over after our last advert (or our priority-0
+/// advert) equals when our state machine, fed the same adverts at the same
+/// instants, takes over: v2 master-down (3 x 1 s + skew), v2 skew after
+/// priority 0, v3 master-down with the learned 0.5 s interval.
+#[test]
+fn keepalived_takeover_times_match_our_timers() {
+    use vrrp::fsm::{Action, Input, Instance};
+    use vrrp::timers::Instant;
+
+    if !testlab::lab_guard(
+        "keepalived_takeover_times_match_our_timers",
+        &[
+            Need::Root,
+            Need::Program("keepalived"),
+            Need::Program("python3"),
+        ],
+    ) {
+        return;
+    }
+    let lab = Topology::lan(&["us", "ka"], "10.64.0")
+        .build()
+        .unwrap_or_else(|e| panic!("lab: {e}"));
+    let us = lab.host("us").unwrap_or_else(|e| panic!("{e}"));
+    let ka_host = lab.host("ka").unwrap_or_else(|e| panic!("{e}"));
+    let src = Ipv4Addr::new(10, 64, 0, 1);
+
+    // (name, vrid, keepalived's priority, version, our interval, our adverts (time, priority)).
+    let t1: Vec<(f64, u8)> = (0..4).map(|t| (f64::from(t), 150)).collect();
+    let t2: Vec<(f64, u8)> = vec![(0.0, 250), (1.0, 250), (2.0, 250), (3.0, 0)];
+    let t3: Vec<(f64, u8)> = (0..7).map(|t| (f64::from(t) * 0.5, 200)).collect();
+    let cases = [
+        ("T1", 91u8, 100u8, Version::V2, Duration::from_secs(1), t1),
+        ("T2", 92, 200, Version::V2, Duration::from_secs(1), t2),
+        ("T3", 93, 100, Version::V3, Duration::from_millis(500), t3),
+    ];
+    let mut lines: Vec<(f64, String)> = Vec::new();
+    for (name, vrid, _, version, int, adverts) in &cases {
+        let vip = format!("192.168.{vrid}.1");
+        let mut p = Peer::new(name, *version, *vrid, &[vip.as_str()], AuthCfg::None);
+        p.cfg.adver_int = *int;
+        for (t, prio) in adverts {
+            lines.push((*t, hex(&p.packet(src, *prio))));
+        }
+    }
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let file = lab.dir().join("timing.txt");
+    let text: String = lines.iter().map(|(t, h)| format!("{t} {h}\n")).collect();
+    std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+    let script = lab.dir().join("send_capture.py");
+    std::fs::write(&script, SEND_AND_CAPTURE).unwrap_or_else(|e| panic!("{e}"));
+
+    let mut ka =
+        Keepalived::start(ka_host, TIMING_CONF).unwrap_or_else(|e| panic!("keepalived: {e}"));
+    ka.wait_for_log("(T3) Entering BACKUP STATE (init)", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("keepalived did not start: {e}\n{}", ka.log()));
+    let out = us
+        .run(
+            &[
+                "python3",
+                &script.to_string_lossy(),
+                &file.to_string_lossy(),
+                "8",
+                "10.64.0.1",
+            ],
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("sender: {e}"));
+    assert_eq!(out.code(), Some(0), "sender failed: {out:?}");
+    drop(ka);
+    let mut tx: Vec<(f64, u8, u8)> = Vec::new();
+    let mut rx: Vec<(f64, u8, u8)> = Vec::new();
+    for l in out.stdout.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() != 4 {
+            continue;
+        }
+        let rec = (
+            f[1].parse::<f64>().unwrap_or_else(|e| panic!("{l}: {e}")),
+            f[2].parse::<u8>().unwrap_or_else(|e| panic!("{l}: {e}")),
+            f[3].parse::<u8>().unwrap_or_else(|e| panic!("{l}: {e}")),
+        );
+        match f[0] {
+            "tx" => tx.push(rec),
+            "rx" => rx.push(rec),
+            _ => {}
+        }
+    }
+
+    for (name, vrid, prio, version, int, _) in &cases {
+        // Our state machine, keepalived's configuration, the adverts at the
+        // instants they really left.
+        let mut c = InstanceCfg::new(
+            name,
+            *version,
+            *vrid,
+            vec![ip(&format!("192.168.{vrid}.1"))],
+        );
+        c.priority = *prio;
+        c.src_addr = Some(ip("10.64.0.2"));
+        let mut inst = Instance::new(c).unwrap_or_else(|e| panic!("{e}"));
+        let at = |t: f64| Instant::from_duration(Duration::from_secs_f64(t));
+        inst.step(at(0.0), Input::Startup);
+        let mut predicted = None;
+        let run_to = |inst: &mut Instance, t: Instant, predicted: &mut Option<Instant>| {
+            while let Some(d) = inst.next_deadline().filter(|d| *d <= t) {
+                let acts = inst.step(d, Input::Timer);
+                if predicted.is_none()
+                    && acts.iter().any(|a| matches!(a, Action::SendAdvert { .. }))
+                {
+                    *predicted = Some(d);
+                }
+            }
+        };
+        for (t, _, p) in tx.iter().filter(|r| r.1 == *vrid) {
+            run_to(&mut inst, at(*t), &mut predicted);
+            let adv = vrrp::check::RxAdvert {
+                src: IpAddr::V4(src),
+                priority: *p,
+                adver_int: *int,
+            };
+            inst.step(at(*t), Input::Advert(adv));
+        }
+        run_to(&mut inst, at(8.0), &mut predicted);
+        let predicted = predicted
+            .unwrap_or_else(|| panic!("{name}: our instance never took over"))
+            .as_secs_f64();
+        let measured = rx
+            .iter()
+            .find(|r| r.1 == *vrid)
+            .unwrap_or_else(|| panic!("{name}: keepalived never advertised\n{}", out.stdout))
+            .0;
+        eprintln!("{name}: keepalived took over at {measured:.4} s, ours at {predicted:.4} s");
+        let diff = measured - predicted;
+        assert!(
+            (-0.005..0.030).contains(&diff),
+            "{name}: keepalived took over at {measured:.4} s, our state machine at {predicted:.4} s"
+        );
+    }
+    lab.teardown().unwrap_or_else(|e| panic!("teardown: {e}"));
+}
