@@ -596,3 +596,71 @@ fn carrier_loss_faults_the_master_and_notify_scripts_run() {
         assert!(text.contains(want), "notify log lacks `{want}`:\n{text}");
     }
 }
+
+#[test]
+fn two_instances_per_process_and_leftover_vips_removed_at_start() {
+    if !testlab::lab_guard(
+        "two_instances_per_process_and_leftover_vips_removed_at_start",
+        NEEDS,
+    ) {
+        return;
+    }
+    let lab = lab();
+    let ns = |h: &str| lab.host(h).map(|x| x.ns().to_string()).unwrap_or_default();
+    let (v51, v52) = (ip("10.41.0.151"), ip("10.41.0.152"));
+    // A crashed earlier run of b left VRID 51's VIP behind.
+    lab.host("b")
+        .and_then(|h| h.add_addr("eth0", "10.41.0.151/24"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Each host is master of one VRID and backup of the other; VRID 52's
+    // VIP carries ip-addr options (label, scope) and an excluded VIP.
+    let mut a52 = instance(52, 100, "10.41.0.152/24", 2);
+    a52.vips[0].label = Some("eth0:52".into());
+    let mut b52 = instance(52, 150, "10.41.0.152/24", 2);
+    b52.vips[0].label = Some("eth0:52".into());
+    let mut evip = b52.vips[0].clone();
+    evip.addr = ip("fd00::152");
+    evip.prefix = 64;
+    evip.label = None;
+    b52.evips = vec![evip.clone()];
+    a52.evips = vec![evip];
+    let a = InNs::start(
+        &ns("a"),
+        model(vec![instance(51, 150, "10.41.0.151/24", 2), a52]),
+    );
+    let b = InNs::start(
+        &ns("b"),
+        model(vec![instance(51, 100, "10.41.0.151/24", 2), b52]),
+    );
+    lab.wait_sole_holder(v51, "a", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("VRID 51 not on a alone (leftover kept?): {e}"));
+    lab.wait_sole_holder(v52, "b", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("VRID 52 not on b alone: {e}"));
+    lab.wait_sole_holder(ip("fd00::152"), "b", Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("excluded VIP not on b alone: {e}"));
+    let out = lab
+        .host("b")
+        .and_then(|h| h.ip(&["-4", "addr", "show", "dev", "eth0"]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.stdout
+            .contains("10.41.0.152/24 scope global secondary eth0:52"),
+        "label not applied:\n{}",
+        out.stdout
+    );
+    let sa = a.status();
+    let sb = b.status();
+    let state = |s: &[InstanceStatus], n: &str| s.iter().find(|x| x.name == n).map(|x| x.state);
+    assert_eq!(state(&sa, "VI_51"), Some(State::Master));
+    assert_eq!(state(&sa, "VI_52"), Some(State::Backup));
+    assert_eq!(state(&sb, "VI_51"), Some(State::Backup));
+    assert_eq!(state(&sb, "VI_52"), Some(State::Master));
+    a.stop();
+    b.stop();
+    for v in [v51, v52, ip("fd00::152")] {
+        assert!(
+            lab.holders(v).unwrap_or_default().is_empty(),
+            "{v} left behind"
+        );
+    }
+}
