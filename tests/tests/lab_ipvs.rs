@@ -278,6 +278,17 @@ kr_run c.stopsave ipvsadm -Sn
 kr_run c.local1 ipvsctl apply /in/local.json
 kr_run c.local2 ipvsctl apply /in/local.json
 kr_run c.locallist ipvsadm -Ln
+# Counters with real traffic: three HTTP requests from the VM itself to a
+# NAT service in front of a local busybox httpd.
+busybox httpd -p 10.0.0.1:8080 -h /tmp
+kr_must ipvsadm -A -t 10.0.0.120:80 -s rr
+kr_must ipvsadm -a -t 10.0.0.120:80 -r 10.0.0.1:8080 -m -w 1
+for _i in 1 2 3; do
+  printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc -w 2 10.0.0.120 80 >/dev/null 2>&1
+done
+sleep 1
+kr_run e.theirs ipvsadm -Ln --stats --exact -t 10.0.0.120:80
+kr_run e.ours ipvsctl stats
 # 4: kernel errnos, info, timeouts, sync daemon.
 kr_must ipvsadm -C
 kr_run d.exec ipvsctl exec /in/ops.json
@@ -562,6 +573,35 @@ fn vm_ipvs_local_destination_is_not_drift() {
     );
     let second = text(out, "c.local2");
     assert!(second.contains("apply.ops 0\n"), "{second}");
+}
+
+#[test]
+fn vm_ipvs_counters_read_back_like_ipvsadm() {
+    if !lab_guard("vm_ipvs_counters_read_back_like_ipvsadm", NEEDS) {
+        return;
+    }
+    let out = correctness();
+    let norm = |l: &str| l.split_whitespace().collect::<Vec<_>>().join(" ");
+    let theirs: Vec<String> = text(out, "e.theirs")
+        .lines()
+        .map(norm)
+        .filter(|l| l.starts_with("TCP 10.0.0.120:80 ") || l.starts_with("-> 10.0.0.1:8080 "))
+        .collect();
+    let ours_all = text(out, "e.ours");
+    let ours: Vec<String> = ours_all
+        .lines()
+        .map(norm)
+        .skip_while(|l| !l.starts_with("TCP 10.0.0.120:80 "))
+        .take(2)
+        .collect();
+    assert_eq!(theirs.len(), 2, "{}", text(out, "e.theirs"));
+    assert_eq!(theirs, ours, "ours:\n{ours_all}");
+    let conns: u64 = theirs[0]
+        .split(' ')
+        .nth(2)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    assert!(conns >= 3, "three connections scheduled: {theirs:?}");
 }
 
 #[test]

@@ -12,6 +12,7 @@
 //! ipvsctl exec  OPS.json                       run ops (pipelined), one result line each
 //! ipvsctl info                                 version, timeouts, sync daemons
 //! ipvsctl raw                                  family id and the raw dump datagrams, hex
+//! ipvsctl stats                                counters like ipvsadm -Ln --stats --exact
 //! ```
 
 use std::collections::BTreeSet;
@@ -76,6 +77,21 @@ fn run(args: &[String]) -> Result<bool, String> {
                     d.mcast_port,
                     d.mcast_ttl
                 );
+            }
+            Ok(true)
+        }
+        (Some("stats"), _) => {
+            let line = |s: &ipvs::Stats| {
+                format!(
+                    "{} {} {} {} {}",
+                    s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes
+                )
+            };
+            for s in c.services().map_err(|e| e.to_string())? {
+                println!("{} {}", s.service.key, line(&s.stats));
+                for d in c.dests(&s.service.key).map_err(|e| e.to_string())? {
+                    println!("  -> {} {}", d.dest.key, line(&d.stats));
+                }
             }
             Ok(true)
         }
