@@ -261,9 +261,10 @@ struct Preproc<'a> {
     max_replayed: u64,
     max_output: usize,
     gen_capped: bool,
-    /// Keywords that opened the blocks we are in (for `include_check` and
-    /// `random_seed`, which only act inside `global_defs`).
-    blocks: Vec<String>,
+    /// The statements (indexes in `out`) that opened the blocks we are in
+    /// (for `include_check` and `random_seed`, which only act inside
+    /// `global_defs`).
+    blocks: Vec<Option<usize>>,
     /// Index in `out` of the last statement that was not a brace.
     last_statement: Option<usize>,
     out: Vec<LogicalLine>,
@@ -1778,13 +1779,7 @@ impl<'a> Preproc<'a> {
     /// `global_defs` keywords that change preprocessing.
     fn track_blocks(&mut self, line: &LogicalLine) {
         if line.is_open() {
-            let kw = self
-                .last_statement
-                .take()
-                .and_then(|i| self.out.get(i))
-                .map(|l| l.keyword().to_string())
-                .unwrap_or_default();
-            self.blocks.push(kw);
+            self.blocks.push(self.last_statement.take());
             return;
         }
         if line.is_close() {
@@ -1792,7 +1787,10 @@ impl<'a> Preproc<'a> {
             return;
         }
         self.last_statement = Some(self.out.len());
-        let in_global = self.blocks.len() == 1 && self.blocks[0] == "global_defs";
+        let in_global = self.blocks.len() == 1
+            && self.blocks[0]
+                .and_then(|i| self.out.get(i))
+                .is_some_and(|l| l.keyword() == "global_defs");
         if !in_global {
             return;
         }
