@@ -152,7 +152,9 @@ fn describe(cmd: &Command) -> String {
 /// Runs `cmd` to completion within `timeout` and returns its status and
 /// output, whatever the status. The command gets its own process group; on
 /// timeout the whole group is killed with SIGKILL (so children it started
-/// die too) and [`LabError::Timeout`] is returned.
+/// die too) and [`LabError::Timeout`] is returned. Background children still
+/// in the group when the command exits are killed too: use
+/// [`Host::spawn`] for anything meant to keep running.
 pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<Output> {
     let what = describe(cmd);
     cmd.stdin(Stdio::null())
