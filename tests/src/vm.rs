@@ -925,16 +925,15 @@ impl InitramfsBuilder {
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let path = dir.join(format!("initramfs-{:016x}.cpio", h.finish()));
         let module_names = modules.iter().map(|m| m.name.clone()).collect();
-        if let Ok(f) = std::fs::File::options().append(true).open(&path) {
-            // Marks it recently used for prune_cache.
-            let _ = f.set_modified(std::time::SystemTime::now());
+        if path.is_file() {
+            touch(&path);
             return Ok(Initramfs {
                 path,
                 kernel: self.kernel.clone(),
                 modules: module_names,
             });
         }
-        prune_cache(&dir, Duration::from_secs(3600));
+        prune_cache(&dir, CACHE_UNUSED_FOR);
         // Written under a unique name and renamed: parallel tests building
         // the same image never read a half-written one.
         let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io_err(&dir))?;
@@ -986,8 +985,20 @@ impl InitramfsBuilder {
     }
 }
 
+/// How long an image may go unused before [`prune_cache`] removes it; every
+/// build and run marks its image used.
+const CACHE_UNUSED_FOR: Duration = Duration::from_secs(600);
+
+/// Marks a cached image used now.
+fn touch(path: &Path) {
+    if let Ok(f) = std::fs::File::options().append(true).open(path) {
+        let _ = f.set_modified(std::time::SystemTime::now());
+    }
+}
+
 /// Removes cached images unused for `age`: every change of an input (a
-/// rebuilt keepalived-rs binary) makes a new one of tens of MiB.
+/// rebuilt keepalived-rs binary) makes a new one of tens of MiB. Also
+/// removes temporary files (`.tmp*`) that a killed test process left.
 fn prune_cache(dir: &Path, age: Duration) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -1000,7 +1011,9 @@ fn prune_cache(dir: &Path, age: Duration) {
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|el| el > age);
-        if name.starts_with("initramfs-") && name.ends_with(".cpio") && old {
+        let ours =
+            (name.starts_with("initramfs-") && name.ends_with(".cpio")) || name.starts_with(".tmp");
+        if ours && old {
             let _ = std::fs::remove_file(e.path());
         }
     }
@@ -1307,6 +1320,7 @@ impl Initramfs {
         // Each TCG guest keeps a host core busy; more guests than cores
         // only stretch every scenario's timing (and its bounded waits).
         let _slot = VmSlot::acquire();
+        touch(&self.path);
         // Base image + overlay: the kernel unpacks concatenated archives in
         // order, so the overlay's files land on top of the base's.
         let dir = cache_dir();
