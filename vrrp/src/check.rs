@@ -305,6 +305,13 @@ pub enum RxError {
         /// Whether we are a unicast instance.
         expected_unicast: bool,
     },
+    /// IPv6: a multicast advert on a unicast instance or the reverse,
+    /// discarded before the other checks (keepalived's dispatcher).
+    #[error("discarding {}icast packet on {}icast instance", if *.multicast { "mult" } else { "un" }, if *.multicast { "un" } else { "mult" })]
+    DiscardCast {
+        /// Whether the packet was multicast.
+        multicast: bool,
+    },
     /// Unicast source not a peer.
     #[error("unicast source address {0} not a unicast peer")]
     UnicastSrc(IpAddr),
@@ -331,7 +338,8 @@ impl RxError {
             RxError::Type(_) => DropReason::InvalidType,
             RxError::AddrCount { .. }
             | RxError::AddrMissing { .. }
-            | RxError::CastMismatch { .. } => DropReason::AddrList,
+            | RxError::CastMismatch { .. }
+            | RxError::DiscardCast { .. } => DropReason::AddrList,
             RxError::Checksum { .. } => DropReason::Checksum,
             RxError::UnicastSrc(_) => DropReason::UnicastSrc,
         }
@@ -554,6 +562,12 @@ impl Receiver {
         }
         if msg[1] != self.cfg.vrid {
             return Err(RxError::Vrid(msg[1]));
+        }
+        // keepalived's dispatcher drops an IPv6 advert of the wrong cast
+        // before any other check (IPV6_PKTINFO tells the destination).
+        let multicast = meta.dst.is_multicast();
+        if multicast == self.cfg.unicast() {
+            return Err(RxError::DiscardCast { multicast });
         }
         // No authentication data over IPv6, whatever the version nibble says.
         let expected = packet::message_len(Version::V3, Family::V6, usize::from(msg[3]));
@@ -944,6 +958,16 @@ mod tests {
             ..meta
         };
         assert_eq!(rx.check_ipv6(&msg, &meta, None), Err(RxError::Ttl(1)));
+        // A unicast advert on a multicast instance goes before any other check.
+        let uni = Ipv6Meta {
+            dst: "fe80::1".parse().unwrap(),
+            hop_limit: Some(1),
+            ..meta
+        };
+        assert_eq!(
+            rx.check_ipv6(&msg, &uni, None),
+            Err(RxError::DiscardCast { multicast: false })
+        );
         // An IPv4 packet handed to an IPv6 receiver is refused, not misread.
         assert!(matches!(
             rx.check_ipv4(&msg, None),
