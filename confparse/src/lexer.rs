@@ -95,6 +95,7 @@ pub(crate) enum Backing {
 }
 
 impl Backing {
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Backing::Shared { rc, begin, end } => &rc[*begin..*end],
@@ -102,6 +103,7 @@ impl Backing {
         }
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         match self {
             Backing::Shared { begin, end, .. } => end - begin,
@@ -188,14 +190,17 @@ impl Text {
     }
 
     /// The unconsumed text.
+    #[inline]
     pub fn view(&self) -> &str {
         &self.s.as_str()[self.start..]
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.start >= self.s.len()
     }
 
+    #[inline]
     pub fn start(&self) -> usize {
         self.start
     }
