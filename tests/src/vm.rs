@@ -1739,6 +1739,31 @@ mod tests {
         assert_eq!(parse_modinfo(b"\0depends=\0").depends, Vec::<String>::new());
     }
 
+    #[test]
+    fn prune_removes_only_old_images_and_temp_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+        for (name, age) in [
+            ("initramfs-old.cpio", Some(old)),
+            ("initramfs-new.cpio", None),
+            (".tmpABC", Some(old)),
+            ("unrelated.cpio", Some(old)),
+        ] {
+            let p = dir.path().join(name);
+            let f = std::fs::File::create(&p).expect("create");
+            if let Some(t) = age {
+                f.set_modified(t).expect("set mtime");
+            }
+        }
+        prune_cache(dir.path(), CACHE_UNUSED_FOR);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["initramfs-new.cpio", "unrelated.cpio"]);
+    }
+
     /// ldd on this test binary (dynamically linked against glibc).
     #[test]
     fn libraries_of_a_real_program() {
