@@ -426,7 +426,7 @@ impl<'a> Cx<'a> {
         let span = line.words.first().map(|w| w.span);
         if let Some(old) = kw.old {
             let msg = format!(
-                "Keyword '{}' is deprecated - please use '{}'",
+                "Keyword \"{}\" is deprecated - please use \"{}\"",
                 kw.name, old.use_instead
             );
             let d = match old.class {
@@ -456,7 +456,19 @@ impl<'a> Cx<'a> {
     }
 
     /// keepalived's GENERAL_ERROR: reported, the item ignored, still runs.
+    /// keepalived often reports a bad number twice (the number reader's
+    /// message, then the keyword's); that is one problem, so the number's
+    /// message at the same place becomes the hint of this one.
     pub fn general(&mut self, span: Span, msg: impl Into<String>) {
+        let msg = msg.into();
+        if let Some(last) = self.diags.items.last_mut() {
+            if last.class == Some(ErrClass::InvalidNumber) && last.span == Some(span) {
+                let hint = std::mem::replace(&mut last.message, msg);
+                last.class = Some(ErrClass::GeneralError);
+                last.hint = Some(hint);
+                return;
+            }
+        }
         self.error(ErrClass::GeneralError, Some(span), msg);
     }
 
@@ -804,19 +816,30 @@ pub fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) ->
     best.map(|(_, c)| c)
 }
 
+/// Edit distance counting an adjacent transposition as one edit (optimal
+/// string alignment): `eht0` is one edit from `eth0`.
 fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for (j, cell) in d.iter_mut().enumerate().take(w) {
+        *cell = j;
     }
-    prev[b.len()]
+    for i in 1..=a.len() {
+        d[i * w] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j - 1] + cost)
+                .min(d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+        }
+    }
+    d[a.len() * w + b.len()]
 }
 
 #[cfg(test)]
@@ -910,5 +933,6 @@ mod tests {
         assert_eq!(suggest("priorty", c), Some("priority"));
         assert_eq!(suggest("virtual_routerid", c), Some("virtual_router_id"));
         assert_eq!(suggest("zzz", c), None);
+        assert_eq!(suggest("eht0", ["eth0", "eth1", "lo"]), Some("eth0"));
     }
 }

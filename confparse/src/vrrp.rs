@@ -1234,10 +1234,15 @@ pub fn parse_address(cx: &mut Cx, l: &LogicalLine, static_addr: bool) -> Option<
                 i += 1;
             }
             other => {
-                cx.general(
-                    o.span,
+                let mut d = crate::diag::Diagnostic::error(
+                    ErrClass::GeneralError,
+                    Some(o.span),
                     format!("Unknown configuration entry '{other}' for ip address - ignoring"),
                 );
+                if let Some(m) = crate::keywords::suggest(other, ADDRESS_OPTIONS.iter().copied()) {
+                    d = d.with_hint(format!("did you mean `{m}`?"));
+                }
+                cx.diags.push(d);
                 i += 1;
             }
         }
@@ -1292,6 +1297,25 @@ pub fn parse_address(cx: &mut Cx, l: &LogicalLine, static_addr: bool) -> Option<
     }
     Some(v)
 }
+
+/// The options of an address entry, for did-you-mean hints.
+const ADDRESS_OPTIONS: &[&str] = &[
+    "dev",
+    "scope",
+    "broadcast",
+    "brd",
+    "label",
+    "peer",
+    "home",
+    "-nodad",
+    "mngtmpaddr",
+    "noprefixroute",
+    "autojoin",
+    "no_track",
+    "preferred_lft",
+    "track_group",
+    "use_vmac",
+];
 
 /// `IP[/LEN]` as keepalived's `parse_ipaddress`: the family is IPv6 when
 /// the text has a ':'; a bad prefix falls back to the full length.

@@ -224,7 +224,12 @@ fn vrid_out_of_range_is_5() {
     let text = "vrrp_instance V {\n interface eth0\n virtual_router_id 300\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n";
     let (rc, msgs) = run(text);
     assert_eq!(rc, 5);
-    assert!(has(&msgs, "number '300' outside range [1, 255]"));
+    // One diagnostic: keepalived's two lines, the number's as the hint.
+    assert!(has(
+        &msgs,
+        "(V): VRID '300' not valid - must be between 1 & 255"
+    ));
+    assert!(!has(&msgs, "number '300' outside range [1, 255]"));
 }
 
 // keepalived exits at once with status 2 on `virtual_router_id` alone.
