@@ -167,6 +167,55 @@ impl ActualTable {
     pub fn keys(&self) -> BTreeSet<ServiceKey> {
         self.services.iter().map(|(s, _)| s.key).collect()
     }
+
+    /// The table after `op` succeeded in the kernel: what it now holds, as
+    /// far as we know (the cache behind [`Reconciler::reconcile_cached`]).
+    pub fn apply(&mut self, op: &Op) {
+        let svc =
+            |t: &mut ActualTable, k: &ServiceKey| t.services.iter().position(|(s, _)| s.key == *k);
+        match op {
+            Op::NewService(s) => self.services.push((s.clone(), vec![])),
+            Op::SetService(s) => {
+                if let Some(i) = svc(self, &s.key) {
+                    self.services[i].0 = s.clone();
+                }
+            }
+            Op::DelService(k) => self.services.retain(|(s, _)| s.key != *k),
+            Op::NewDest { service, dest } => {
+                if let Some(i) = svc(self, service) {
+                    self.services[i].1.push(dest.clone());
+                }
+            }
+            Op::SetDest { service, dest } => {
+                if let Some(i) = svc(self, service) {
+                    for d in self.services[i].1.iter_mut().filter(|d| d.key == dest.key) {
+                        *d = dest.clone();
+                    }
+                }
+            }
+            Op::DelDest { service, dest } => {
+                if let Some(i) = svc(self, service) {
+                    self.services[i].1.retain(|d| d.key != *dest);
+                }
+            }
+            Op::Flush => self.services.clear(),
+            Op::SetConfig(t) => {
+                if let Some(have) = self.timeouts.as_mut() {
+                    // 0 leaves a timeout unchanged.
+                    for (h, w) in [
+                        (&mut have.tcp, t.tcp),
+                        (&mut have.tcp_fin, t.tcp_fin),
+                        (&mut have.udp, t.udp),
+                    ] {
+                        if w != 0 {
+                            *h = w;
+                        }
+                    }
+                }
+            }
+            Op::Zero(_) | Op::NewDaemon(_) | Op::DelDaemon(_) => {}
+        }
+    }
 }
 
 /// Reads the whole table: one service dump, one destination dump per service.
@@ -387,10 +436,13 @@ pub struct ReconcileReport {
     pub applied: ApplyReport,
 }
 
-/// Keeps the set of services the configuration owns across passes.
+/// Keeps the set of services the configuration owns across passes, and
+/// the table as of the last pass for cheap incremental passes.
 #[derive(Debug, Default, Clone)]
 pub struct Reconciler {
     owned: BTreeSet<ServiceKey>,
+    /// The kernel table after the last pass, if every op of it succeeded.
+    cache: Option<ActualTable>,
 }
 
 impl Reconciler {
@@ -401,7 +453,7 @@ impl Reconciler {
     /// A reconciler that already owns `owned` (e.g. restored after a restart
     /// with `-I`, or handed over by a previous generation).
     pub fn with_owned(owned: BTreeSet<ServiceKey>) -> Reconciler {
-        Reconciler { owned }
+        Reconciler { owned, cache: None }
     }
 
     /// Services the configuration currently owns.
@@ -429,6 +481,16 @@ impl Reconciler {
             ));
             let applied = apply(client, &ops);
             self.owned = desired.services.iter().map(|v| v.service.key).collect();
+            self.cache = if applied.is_ok() {
+                let mut t = ActualTable {
+                    services: vec![],
+                    timeouts,
+                };
+                ops.iter().for_each(|op| t.apply(op));
+                Some(t)
+            } else {
+                None
+            };
             return Ok(ReconcileReport { ops, applied });
         }
         self.reconcile(client, desired)
@@ -442,8 +504,40 @@ impl Reconciler {
         desired: &DesiredTable,
     ) -> Result<ReconcileReport, IpvsError> {
         let actual = read_table(client)?;
+        self.pass(client, desired, actual)
+    }
+
+    /// Like [`Reconciler::reconcile`], but plans against the table as the
+    /// last pass left it instead of reading the kernel: for health
+    /// transitions, where a full read (one dump per service) would cost more
+    /// than the change. Falls back to a full pass when there is no trusted
+    /// cache (first pass, or an op failed). Drift made behind our back is
+    /// only seen by the next full [`Reconciler::reconcile`].
+    pub fn reconcile_cached<C: IpvsClient + ?Sized>(
+        &mut self,
+        client: &mut C,
+        desired: &DesiredTable,
+    ) -> Result<ReconcileReport, IpvsError> {
+        match self.cache.take() {
+            Some(actual) => self.pass(client, desired, actual),
+            None => self.reconcile(client, desired),
+        }
+    }
+
+    fn pass<C: IpvsClient + ?Sized>(
+        &mut self,
+        client: &mut C,
+        desired: &DesiredTable,
+        mut actual: ActualTable,
+    ) -> Result<ReconcileReport, IpvsError> {
         let ops = plan(desired, &actual, &self.owned);
         let applied = apply(client, &ops);
+        self.cache = if applied.is_ok() {
+            ops.iter().for_each(|op| actual.apply(op));
+            Some(actual)
+        } else {
+            None
+        };
         let mut owned: BTreeSet<ServiceKey> =
             desired.services.iter().map(|v| v.service.key).collect();
         for f in &applied.failed {
@@ -481,6 +575,7 @@ impl Reconciler {
             StopPolicy::DeleteEach => plan_stop(&read_table(client)?, &self.owned, policy),
         };
         let applied = apply(client, &ops);
+        self.cache = None;
         if applied.is_ok() && policy != StopPolicy::Keep {
             self.owned.clear();
         }

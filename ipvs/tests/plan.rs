@@ -659,3 +659,60 @@ fn every_op_round_trips_through_json() {
     let j = serde_json::to_string(&ops).unwrap();
     assert_eq!(serde_json::from_str::<Vec<Op>>(&j).unwrap(), ops);
 }
+
+#[test]
+fn cached_pass_writes_only_the_health_change() {
+    let mut d = table(vec![
+        vs(
+            "10.0.0.1",
+            "rr",
+            vec![rs("192.168.1.11", 1, true), rs("192.168.1.12", 1, true)],
+        ),
+        vs("10.0.0.2", "rr", vec![rs("192.168.1.21", 1, true)]),
+    ]);
+    let mut f = FakeIpvs::new();
+    let mut r = Reconciler::new();
+    assert!(r.start(&mut f, &d, true).unwrap().applied.is_ok());
+    // A health transition: one op, and the cached table agrees with a full
+    // read of the kernel afterwards.
+    d.services[0].reals[1].up = false;
+    let rep = r.reconcile_cached(&mut f, &d).unwrap();
+    assert_eq!(
+        lines(&rep.ops),
+        "delete destination 192.168.1.12:80 of TCP 10.0.0.1:80\n"
+    );
+    let full = r.reconcile(&mut f, &d).unwrap();
+    assert!(full.ops.is_empty(), "{:?}", full.ops);
+    // Drift is invisible to a cached pass, repaired by the next full one.
+    f.del_service(&tcp("10.0.0.2", 80)).unwrap();
+    assert!(r.reconcile_cached(&mut f, &d).unwrap().ops.is_empty());
+    assert_eq!(r.reconcile(&mut f, &d).unwrap().ops.len(), 2);
+    // A failed op drops the cache: the next cached pass reads the kernel.
+    f.fail.push(("192.168.1.11".into(), libc::ENOMEM));
+    d.services[0].reals[0].dest.weight = 5;
+    assert!(!r.reconcile_cached(&mut f, &d).unwrap().applied.is_ok());
+    f.fail.clear();
+    f.del_service(&tcp("10.0.0.2", 80)).unwrap();
+    let rep = r.reconcile_cached(&mut f, &d).unwrap();
+    assert_eq!(rep.ops.len(), 3, "full read after a failure: {:?}", rep.ops);
+}
+
+proptest::proptest! {
+    /// The cached table after any plan equals a fresh read of the fake.
+    #[test]
+    fn cache_tracks_the_kernel(ups in proptest::collection::vec(proptest::prelude::any::<bool>(), 6)) {
+        let mut d = table(vec![
+            vs("10.0.0.1", "rr", vec![rs("192.168.1.11", 1, true), RealServer { inhibit_on_failure: true, ..rs("192.168.1.12", 2, true) }, rs("192.168.1.13", 1, true)]),
+            vs("10.0.0.2", "wlc", vec![rs("192.168.1.21", 1, true), rs("192.168.1.22", 1, true), RealServer { inhibit_on_failure: true, ..rs("192.168.1.23", 1, true) }]),
+        ]);
+        let mut f = FakeIpvs::new();
+        let mut r = Reconciler::new();
+        r.start(&mut f, &d, true).unwrap();
+        for (i, up) in ups.iter().enumerate() {
+            d.services[i / 3].reals[i % 3].up = *up;
+            r.reconcile_cached(&mut f, &d).unwrap();
+            let full = r.reconcile(&mut f, &d).unwrap();
+            proptest::prop_assert!(full.ops.is_empty(), "{:?}", full.ops);
+        }
+    }
+}
