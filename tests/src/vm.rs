@@ -1853,6 +1853,48 @@ mod tests {
         assert_eq!(all[entries.len()], entries[1]);
     }
 
+    fn arb_entry() -> impl proptest::strategy::Strategy<Value = CpioEntry> {
+        use proptest::prelude::*;
+        (
+            "[a-z0-9_.]{1,12}(/[a-z0-9_.]{1,12}){0,3}",
+            prop_oneof![Just(S_IFREG), Just(S_IFDIR), Just(S_IFLNK), Just(S_IFCHR)],
+            0u32..0o7777,
+            proptest::collection::vec(any::<u8>(), 0..64),
+            (0u32..300, 0u32..300),
+        )
+            .prop_map(|(name, kind, perm, data, rdev)| CpioEntry {
+                name,
+                mode: kind | perm,
+                data,
+                rdev,
+            })
+    }
+
+    proptest::proptest! {
+        /// Whatever we write reads back the same, concatenated or not.
+        #[test]
+        fn cpio_round_trips(entries in proptest::collection::vec(arb_entry(), 0..8)) {
+            let bytes = write(&entries);
+            proptest::prop_assert_eq!(bytes.len() % 4, 0);
+            proptest::prop_assert_eq!(cpio_entries(&bytes).expect("own output"), entries);
+        }
+
+        /// The reader never panics on arbitrary (e.g. truncated) input.
+        #[test]
+        fn cpio_reader_total(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let _ = cpio_entries(&bytes);
+            let mut framed = b"070701".to_vec();
+            framed.extend_from_slice(&bytes);
+            let _ = cpio_entries(&framed);
+        }
+
+        /// The console parser never panics, whatever the guest prints.
+        #[test]
+        fn console_parser_total(lines in proptest::collection::vec("(@@KR )?[ -~]{0,40}", 0..20)) {
+            let _ = VmOutput::parse(&lines.join("\n"));
+        }
+    }
+
     #[test]
     fn cpio_rejects_garbage() {
         assert!(cpio_entries(b"070707 old binary format").is_err());
