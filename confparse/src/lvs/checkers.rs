@@ -483,6 +483,12 @@ fn checker_close(rs: &mut RsB, c: CheckB, cx: &mut Cx) {
                 ),
             );
         }
+        KindB::File {
+            track_file: None, ..
+        } => {
+            cx.general(c.span, "FILE_CHECK has no track_file specified - ignoring");
+            return;
+        }
         KindB::Bfd { failed: true, .. } => return,
         KindB::Bfd { name: None, .. } => {
             cx.general(
@@ -1204,6 +1210,12 @@ static UDP: Table<CheckB> = Table::new(&[
 static FILE: Table<CheckB> = Table::new(&[
     KK::set("track_file", "NAME", |s, cx, l| {
         let Some(w) = cx.arg(l, 1) else { return };
+        // Looked up here, so it must be defined earlier in the text
+        // (reference 1.8).
+        if !cx.is_defined(crate::vrrp::K_TRACK_FILE, &w.text) {
+            cx.general(w.span, format!("track_file {} not found", w.text));
+            return;
+        }
         if let KindB::File { track_file, .. } = &mut s.kind {
             *track_file = Some((w.text.clone(), w.span));
         }
@@ -1273,7 +1285,16 @@ static BFD: Table<CheckB> = Table::new(&[
             *failed = true;
             return;
         }
-        *name = Some(l.words[1].text.clone());
+        let n = &l.words[1].text;
+        if !cx.is_defined(crate::vrrp::K_BFD, n) {
+            cx.general(
+                l.span,
+                format!("({rs_fmt}) BFD_CHECK - BFD {n} not configured"),
+            );
+            *failed = true;
+            return;
+        }
+        *name = Some(n.clone());
     }),
     KK::set("alpha", "[BOOL]", |s, cx, l| {
         if let Some(b) = opt_bool(cx, l, "Invalid alpha parameter") {
@@ -1403,21 +1424,11 @@ pub(crate) fn resolve(
         KindB::File { track_file, weight } => {
             // keepalived looks the track_file up when FILE_CHECK's
             // `track_file` line is read; both messages count for `-t`.
-            let file = track_file.and_then(|(name, wspan)| {
-                match ctx.track_files.iter().find(|f| f.name == name) {
-                    Some(f) => Some(f),
-                    None => {
-                        general_at(cx, wspan, format!("track_file {name} not found"));
-                        None
-                    }
-                }
-            });
+            // Found when the FILE_CHECK was read (else it was reported and
+            // dropped then); the track_file gives the default weight.
+            let file =
+                track_file.and_then(|(name, _)| ctx.track_files.iter().find(|f| f.name == name));
             let Some(f) = file else {
-                general_at(
-                    cx,
-                    span,
-                    "FILE_CHECK has no track_file specified - ignoring".into(),
-                );
                 return vec![];
             };
             let (weight, reverse) = weight.unwrap_or((f.weight, f.weight_reverse));
@@ -1436,6 +1447,7 @@ pub(crate) fn resolve(
                 return vec![];
             };
             if !ctx.bfd_instances.iter().any(|b| b.name == name) {
+                // Defined when read but dropped by the BFD side since.
                 general_at(
                     cx,
                     span,
