@@ -4,7 +4,8 @@
 //!
 //! keepalived behaviour matched (checked against 2.2.7): a live pid in any
 //! of the pid files → "daemon is already running", exit 0; SIGTERM/SIGINT →
-//! "Stopping", priority-0 adverts, VIPs removed, pid files removed, exit 0.
+//! "Stopping", priority-0 adverts, VIPs removed, pid files removed, exit 0;
+//! SIGUSR1 / SIGUSR2 write /tmp/keepalived.data / /tmp/keepalived.stats.
 
 mod log;
 mod pidfile;
@@ -19,6 +20,17 @@ use tracing::{error, info, warn};
 const DEFAULT_PID: &str = "/run/keepalived.pid";
 const DEFAULT_VRRP_PID: &str = "/run/vrrp.pid";
 const DEFAULT_CHECKERS_PID: &str = "/run/checkers.pid";
+
+/// Where keepalived writes its state (SIGUSR1) and counters (SIGUSR2).
+const DATA_FILE: &str = "/tmp/keepalived.data";
+const STATS_FILE: &str = "/tmp/keepalived.stats";
+
+fn dump(path: &str, text: &str) {
+    match std::fs::write(path, text) {
+        Ok(()) => info!("Printing VRRP data to {path}"),
+        Err(e) => warn!("cannot write {path}: {e}"),
+    }
+}
 
 /// Runs the daemon until SIGTERM/SIGINT. Returns the process exit status.
 pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
@@ -76,7 +88,15 @@ pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
         let mut term = signal(SignalKind::terminate());
         let mut int = signal(SignalKind::interrupt());
         let mut hup = signal(SignalKind::hangup());
-        let (Ok(term), Ok(int), Ok(hup)) = (term.as_mut(), int.as_mut(), hup.as_mut()) else {
+        let mut usr1 = signal(SignalKind::user_defined1());
+        let mut usr2 = signal(SignalKind::user_defined2());
+        let (Ok(term), Ok(int), Ok(hup), Ok(usr1), Ok(usr2)) = (
+            term.as_mut(),
+            int.as_mut(),
+            hup.as_mut(),
+            usr1.as_mut(),
+            usr2.as_mut(),
+        ) else {
             error!("cannot install signal handlers");
             return ExitCode::FAILURE;
         };
@@ -97,6 +117,17 @@ pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
                 _ = term.recv() => break,
                 _ = int.recv(), if !cli.ignore_sigint => break,
                 _ = hup.recv() => warn!("Reloading is not supported yet; configuration unchanged"),
+                // keepalived's DATA and STATS signals (reference 3.2).
+                _ = usr1.recv() => {
+                    if let Some(r) = &runtime {
+                        dump(DATA_FILE, &vrrp::runtime::render_data(&r.status().await));
+                    }
+                }
+                _ = usr2.recv() => {
+                    if let Some(r) = &runtime {
+                        dump(STATS_FILE, &vrrp::runtime::render_stats(&r.status().await));
+                    }
+                }
             }
         }
         info!("Stopping");

@@ -22,7 +22,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant as TokioInstant;
 use tracing::{debug, info, warn};
 
+mod report;
 mod spec;
+pub use report::{render_data, render_stats};
 pub use spec::{InstanceSpec, SpecError};
 
 #[cfg(test)]
@@ -75,7 +77,13 @@ pub enum InstanceMsg {
 pub struct InstanceStatus {
     pub name: String,
     pub state: State,
+    pub version: u8,
+    pub vrid: u8,
+    pub interface: String,
+    pub src: IpAddr,
+    pub priority: u8,
     pub effective_priority: u8,
+    pub advert_int: Duration,
     /// Receive checks: valid adverts and drops per reason.
     pub rx: RxStats,
     /// State machine counters (adverts sent, became master, ...).
@@ -286,10 +294,17 @@ impl InstanceTask {
                 m = ctl.recv() => match m {
                     Some(InstanceMsg::Link { ifindex, up }) => self.process_link(ifindex, up).await,
                     Some(InstanceMsg::Status(tx)) => {
+                        let cfg = self.fsm.cfg();
                         let _ = tx.send(InstanceStatus {
                             name: self.spec.name.clone(),
                             state: self.fsm.state(),
+                            version: cfg.version.number(),
+                            vrid: cfg.vrid,
+                            interface: self.spec.socket.ifname.clone(),
+                            src: self.spec.socket.src,
+                            priority: cfg.priority,
                             effective_priority: self.fsm.effective_priority(),
+                            advert_int: cfg.adver_int,
                             rx: self.rx.stats().clone(),
                             fsm: self.fsm.stats().clone(),
                         });
