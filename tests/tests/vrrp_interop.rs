@@ -827,3 +827,67 @@ fn hostile_flood_at_our_pair_changes_nothing_and_is_counted() {
         }
     }
 }
+
+/// Pid files as keepalived 2.2.7 handles them (checked against it here):
+/// a second daemon with the same pid files says "daemon is already running"
+/// and exits 0; a clean stop removes the files.
+#[test]
+fn pid_files_behave_like_keepalived() {
+    if !testlab::lab_guard("pid_files_behave_like_keepalived", NEEDS) {
+        return;
+    }
+    let _one_at_a_time = serial();
+    let lab = lab();
+    let conf = base().config(1, HIGH);
+    for which in [Impl::Keepalived, Impl::Ours] {
+        let mut first = Daemon::start(which, &lab, "a", &conf);
+        let pid = first.k.dir().join("keepalived.pid");
+        let vrrp_pid = first.k.dir().join("vrrp.pid");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !(pid.exists() && vrrp_pid.exists()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            pid.exists() && vrrp_pid.exists(),
+            "{which:?} wrote no pid files"
+        );
+        // The same command line again, same pid files.
+        let prog = match which {
+            Impl::Ours => our_binary().to_string_lossy().into_owned(),
+            Impl::Keepalived => "keepalived".into(),
+        };
+        let d = |n: &str| first.k.dir().join(n).to_string_lossy().into_owned();
+        let args = [
+            prog,
+            "-n".into(),
+            "-l".into(),
+            "-G".into(),
+            "-f".into(),
+            d("keepalived.conf"),
+            "-p".into(),
+            d("keepalived.pid"),
+            "-r".into(),
+            d("vrrp.pid"),
+            "-c".into(),
+            d("checkers.pid"),
+        ];
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = lab
+            .host("a")
+            .and_then(|h| h.run(&argv, Duration::from_secs(10)))
+            .unwrap_or_else(fail("second daemon"));
+        assert_eq!(out.code(), Some(0), "{which:?}: second daemon's status");
+        assert!(
+            format!("{}{}", out.stdout, out.stderr).contains("daemon is already running"),
+            "{which:?}: second daemon said\n{}{}",
+            out.stdout,
+            out.stderr
+        );
+        assert!(first.k.is_running(), "{which:?}: the first daemon died");
+        assert!(first.term(), "{which:?} did not stop cleanly");
+        assert!(
+            !pid.exists() && !vrrp_pid.exists(),
+            "{which:?} left its pid files"
+        );
+    }
+}
