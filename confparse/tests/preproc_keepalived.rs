@@ -59,7 +59,10 @@ struct Netns(String);
 
 impl Netns {
     fn new(tag: &str) -> Self {
-        let name = format!("krpp-{}-{tag}", std::process::id());
+        // Tests run in parallel threads of one process: number each one.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("krpp-{}-{n}-{tag}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).status();
         let ok = Command::new("ip")
             .args(["netns", "add", &name])
