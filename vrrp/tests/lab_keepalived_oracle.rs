@@ -1042,3 +1042,200 @@ fn keepalived_takeover_times_match_our_timers() {
     }
     lab.teardown().unwrap_or_else(|e| panic!("teardown: {e}"));
 }
+
+const MASTER_RX_CONF: &str = "
+vrrp_instance M1 {
+    interface eth0
+    virtual_router_id 95
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.168.95.1
+    }
+}
+vrrp_instance M2 {
+    interface eth0
+    virtual_router_id 96
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.168.96.1
+    }
+}
+";
+
+/// A MASTER's adverts on the wire, keepalived against our state machine:
+/// M1 answers a lower-priority advert at once and restarts its schedule
+/// from that answer (both do); M2 is flooded with adverts that fail the
+/// checksum, which silence keepalived 2.2.7 (it re-arms its advert timer on
+/// every packet, labs.md) but not ours - the one deliberate difference.
+#[test]
+fn keepalived_master_adverts_versus_ours() {
+    use vrrp::fsm::{Action, Input, Instance};
+    use vrrp::timers::Instant;
+
+    if !testlab::lab_guard(
+        "keepalived_master_adverts_versus_ours",
+        &[
+            Need::Root,
+            Need::Program("keepalived"),
+            Need::Program("python3"),
+        ],
+    ) {
+        return;
+    }
+    let lab = Topology::lan(&["us", "ka"], "10.65.0")
+        .build()
+        .unwrap_or_else(|e| panic!("lab: {e}"));
+    let us = lab.host("us").unwrap_or_else(|e| panic!("{e}"));
+    let ka_host = lab.host("ka").unwrap_or_else(|e| panic!("{e}"));
+    let src = Ipv4Addr::new(10, 65, 0, 1);
+    let (lower_at, flood_from, flood_to) = (5.3, 5.0, 8.0);
+
+    let mut m1 = Peer::new("M1", Version::V2, 95, &["192.168.95.1"], AuthCfg::None);
+    let mut m2 = Peer::new("M2", Version::V2, 96, &["192.168.96.1"], AuthCfg::None);
+    let mut lines: Vec<(f64, String)> = vec![(lower_at, hex(&m1.packet(src, 50)))];
+    let mut t = flood_from;
+    while t < flood_to {
+        let mut p = m2.packet(src, 200);
+        p[27] ^= 0x01; // bad VRRP checksum
+        lines.push((t, hex(&p)));
+        t += 0.3;
+    }
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let file = lab.dir().join("master_rx.txt");
+    let text: String = lines.iter().map(|(t, h)| format!("{t:.3} {h}\n")).collect();
+    std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+    let script = lab.dir().join("send_capture.py");
+    std::fs::write(&script, SEND_AND_CAPTURE).unwrap_or_else(|e| panic!("{e}"));
+
+    // keepalived -G: under the flood it logs every rejected packet (labs.md).
+    let opts = testlab::keepalived::StartOpts {
+        no_syslog: true,
+        ..Default::default()
+    };
+    let mut ka = Keepalived::start_with(ka_host, MASTER_RX_CONF, &opts)
+        .unwrap_or_else(|e| panic!("keepalived: {e}"));
+    ka.wait_for_log("(M2) Entering BACKUP STATE (init)", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("keepalived did not start: {e}\n{}", ka.log()));
+    let out = us
+        .run(
+            &[
+                "python3",
+                &script.to_string_lossy(),
+                &file.to_string_lossy(),
+                "10",
+                "10.65.0.1",
+            ],
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("sender: {e}"));
+    assert_eq!(out.code(), Some(0), "sender failed: {out:?}");
+    drop(ka);
+    let parse = |kind: &str, vrid: u8| -> Vec<f64> {
+        out.stdout
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.len() == 4 && f[0] == kind && f[2] == vrid.to_string())
+                    .then(|| f[1].parse::<f64>().unwrap_or(-1.0))
+            })
+            .collect()
+    };
+
+    // M1: keepalived answers the lower-priority advert within a few ms, then
+    // one advert per second from that answer.
+    let sent_lower = parse("tx", 95)[0];
+    let theirs: Vec<f64> = parse("rx", 95)
+        .into_iter()
+        .filter(|t| *t >= sent_lower)
+        .collect();
+    assert!(
+        theirs.len() >= 3,
+        "keepalived M1 adverts after ours: {theirs:?}\n{}",
+        out.stdout
+    );
+    assert!(
+        theirs[0] - sent_lower < 0.010,
+        "keepalived answered after {:.4} s",
+        theirs[0] - sent_lower
+    );
+    assert!(
+        (theirs[1] - theirs[0] - 1.0).abs() < 0.010,
+        "keepalived's next advert {:?}",
+        theirs
+    );
+    // Ours, master at the same instant keepalived became master.
+    let first_m1 = parse("rx", 95)[0];
+    // Our clock runs 10 s ahead so that a start before the sender's t0 stays positive.
+    let at = |t: f64| Instant::from_duration(Duration::from_secs_f64(t + 10.0));
+    let mut c = InstanceCfg::new("M1", Version::V2, 95, vec![ip("192.168.95.1")]);
+    c.src_addr = Some(ip("10.65.0.2"));
+    let mut inst = Instance::new(c).unwrap_or_else(|e| panic!("{e}"));
+    inst.step(at(first_m1 - 3.609375), Input::Startup);
+    while let Some(d) = inst.next_deadline().filter(|d| *d <= at(sent_lower)) {
+        inst.step(d, Input::Timer);
+    }
+    let adv = vrrp::check::RxAdvert {
+        src: IpAddr::V4(src),
+        priority: 50,
+        adver_int: Duration::from_secs(1),
+    };
+    let acts = inst.step(at(sent_lower), Input::Advert(adv));
+    assert!(
+        acts.contains(&Action::SendAdvert { priority: 100 }),
+        "ours did not answer: {acts:?}"
+    );
+    assert_eq!(
+        inst.next_deadline(),
+        Some(at(sent_lower) + Duration::from_secs(1))
+    );
+
+    // M2: the flood silences keepalived...
+    let flood: Vec<f64> = parse("tx", 96);
+    let (f0, f1) = (flood[0], flood[flood.len() - 1]);
+    let during: Vec<f64> = parse("rx", 96)
+        .into_iter()
+        .filter(|t| *t > f0 + 0.01 && *t < f1)
+        .collect();
+    eprintln!("keepalived M2 adverts during the flood {f0:.3}-{f1:.3}: {during:?}");
+    assert!(
+        during.is_empty(),
+        "keepalived 2.2.7 is expected to fall silent under the flood: {during:?}"
+    );
+    // ...but not us: the same packets through our checks, our master keeps its cadence.
+    let mut c = InstanceCfg::new("M2", Version::V2, 96, vec![ip("192.168.96.1")]);
+    c.src_addr = Some(ip("10.65.0.2"));
+    let mut rx = Receiver::new(c.rx_cfg());
+    let mut inst = Instance::new(c).unwrap_or_else(|e| panic!("{e}"));
+    inst.step(at(0.0), Input::Startup);
+    let mut sent = 0;
+    for (t, h) in &lines {
+        let now = at(*t);
+        while let Some(d) = inst.next_deadline().filter(|d| *d <= now) {
+            if inst
+                .step(d, Input::Timer)
+                .iter()
+                .any(|a| matches!(a, Action::SendAdvert { .. }))
+                && d > at(f0)
+            {
+                sent += 1;
+            }
+        }
+        let bytes: Vec<u8> = (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or(0))
+            .collect();
+        if bytes[21] == 96 {
+            assert!(
+                rx.check_ipv4(&bytes, inst.followed_master()).is_err(),
+                "a flood packet passed our checks"
+            );
+        }
+    }
+    assert!(
+        sent >= 2,
+        "our master stopped advertising under the flood ({sent} adverts)"
+    );
+    lab.teardown().unwrap_or_else(|e| panic!("teardown: {e}"));
+}
