@@ -584,8 +584,9 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
     .tier(Tier::T3),
     KG::set("vrrp_version", "2|3", |s, cx, l| {
         let Some(w) = cx.arg(l, 1) else { return };
-        if let Some(v) = cx.int(w, 2, 3) {
-            s.0.vrrp_version = if v == 3 { 3 } else { 2 };
+        match cx.int(w, 2, 3) {
+            Some(v) => s.0.vrrp_version = if v == 3 { 3 } else { 2 },
+            None => cx.general(w.span, "VRRP Error: Version must be either 2 or 3"),
         }
     })
     .tier(Tier::T3),
