@@ -18,8 +18,10 @@
 //! let mut rec = Reconciler::new();
 //! let table = model::desired_from_model(&m.lvs, &m.global, &health)?;
 //! rec.start(&mut kernel, &table, model::flush_at_start(&m.global))?;
-//! // on every health transition or reload: rebuild `table`, then
-//! rec.reconcile(&mut kernel, &table)?;                 // report.applied.failed: ops that failed, with errno
+//! // on a health transition: rebuild `table`, then (no full read)
+//! rec.reconcile_cached(&mut kernel, &table)?;          // report.applied.failed: ops that failed, with errno
+//! // on reload and periodically (repairs drift made behind our back):
+//! rec.reconcile(&mut kernel, &table)?;
 //! // at shutdown:
 //! rec.stop(&mut kernel, model::stop_policy(&m.global, dont_release_ipvs))?;
 //! ```

@@ -821,6 +821,7 @@ fn vm_ipvs_bench_1000_services_x_10_destinations() {
     for want in [
         "bench.add.ops 11000\nbench.add.done 11000\n",
         "bench.nochange.ops 0\n",
+        "bench.health.ops 1\nbench.health.done 1\n",
         "bench.remove.ops 1000\nbench.remove.done 1000\n",
     ] {
         assert!(ours.contains(want), "{want:?} in:\n{ours}");
@@ -833,11 +834,13 @@ fn vm_ipvs_bench_1000_services_x_10_destinations() {
     eprintln!(
         "IPVS bench (1000 services x 10 destinations, qemu TCG):\n  \
          ipvsadm -R add:    {:.2} s\n  ipvsadm -R remove: {:.2} s (1000 x -D)\n  \
-         ours add:          {} ms\n  ours no-change:    {} ms (0 writes)\n  ours remove:       {} ms",
+         ours add:          {} ms\n  ours no-change:    {} ms (0 writes)\n  \
+         ours health (cached, 1 op): {} ms\n  ours remove:       {} ms",
         secs("bench.ipvsadm.add"),
         secs("bench.ipvsadm.remove"),
         ms("bench.add_ms"),
         ms("bench.nochange_ms"),
+        ms("bench.health_ms"),
         ms("bench.remove_ms"),
     );
 }

@@ -175,6 +175,18 @@ fn run(args: &[String]) -> Result<bool, String> {
             let same = r.reconcile(&mut c, &desired).map_err(|e| e.to_string())?;
             println!("bench.nochange_ms {:.1}", t.elapsed().as_secs_f64() * 1e3);
             let ok = report("bench.nochange", &same) && ok;
+            // A health transition (one real server down), planned against
+            // the cached table instead of a full read.
+            let mut down = desired.clone();
+            if let Some(r) = down.services.first_mut().and_then(|v| v.reals.first_mut()) {
+                r.up = false;
+            }
+            let t = Instant::now();
+            let health = r
+                .reconcile_cached(&mut c, &down)
+                .map_err(|e| e.to_string())?;
+            println!("bench.health_ms {:.1}", t.elapsed().as_secs_f64() * 1e3);
+            let ok = report("bench.health", &health) && ok;
             let t = Instant::now();
             let stop = r
                 .stop(&mut c, StopPolicy::DeleteServices)
