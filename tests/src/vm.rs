@@ -1487,6 +1487,27 @@ pub struct IpvsadmDest {
     pub inactive: u64,
 }
 
+/// The configuration in an `ipvsadm -Ln` listing without its counters, in a
+/// canonical order: what two directors (keepalived and keepalived-rs) must
+/// agree on, whatever traffic each has seen and whatever order each added
+/// things in.
+pub fn ipvs_identity(services: &[IpvsadmService]) -> Vec<IpvsadmService> {
+    let mut out: Vec<IpvsadmService> = services
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            for d in &mut s.destinations {
+                d.active = 0;
+                d.inactive = 0;
+            }
+            s.destinations.sort_by(|a, b| a.address.cmp(&b.address));
+            s
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.protocol, &a.address).cmp(&(&b.protocol, &b.address)));
+    out
+}
+
 /// Parses `ipvsadm -Ln` output (ipvsadm 1.31): header lines, then one line
 /// per service and an indented `->` line per destination.
 pub fn parse_ipvsadm_ln(text: &str) -> Result<Vec<IpvsadmService>, VmError> {
@@ -2078,6 +2099,23 @@ noise@@KR val http rs2\r
             DirectorRun::from_output(out),
             Err(VmError::MissingResult(k)) if k == "dr.vip"
         ));
+    }
+
+    #[test]
+    fn ipvs_identity_ignores_counters_and_order() {
+        let a = parse_ipvsadm_ln(
+            "UDP  10.0.0.1:53 rr\nTCP  10.0.0.1:80 wlc\n  -> 10.0.0.12:80 Route 1 5 7\n  -> 10.0.0.11:80 Route 2 0 1\n",
+        )
+        .expect("valid");
+        let b = parse_ipvsadm_ln(
+            "TCP  10.0.0.1:80 wlc\n  -> 10.0.0.11:80 Route 2 0 0\n  -> 10.0.0.12:80 Route 1 0 0\nUDP  10.0.0.1:53 rr\n",
+        )
+        .expect("valid");
+        assert_ne!(a, b);
+        assert_eq!(ipvs_identity(&a), ipvs_identity(&b));
+        let c = parse_ipvsadm_ln("TCP  10.0.0.1:80 wlc\n  -> 10.0.0.11:80 Route 3 0 0\n")
+            .expect("valid");
+        assert_ne!(ipvs_identity(&a), ipvs_identity(&c), "weights count");
     }
 
     #[test]
