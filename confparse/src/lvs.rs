@@ -1051,6 +1051,19 @@ virtual_server 10.0.0.1 80 {
         }
     }
 
+    /// The model the ipvs and checkers crates consume, for the reference
+    /// LVS-DR director (fixtures/configs/176-lvs-seed-dr-full.conf).
+    #[test]
+    fn seed_lvs_dr_model_snapshot() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/configs/176-lvs-seed-dr-full.conf");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let (m, d, st) = load(&text);
+        assert_eq!(st, 0, "{:?}", messages(&d));
+        let m = m.expect("model");
+        insta::assert_json_snapshot!("seed_lvs_dr", m.lvs);
+    }
+
     #[test]
     fn no_real_servers_drops_the_virtual_server() {
         let (m, d, st) =
