@@ -938,6 +938,25 @@ impl Ipv4Packet {
     }
 }
 
+impl Ipv4Packet {
+    /// Encode the whole packet as keepalived sends it with `auth_type AH`
+    /// (an `IP_HDRINCL` socket): the AH header's ICV is computed over the
+    /// result with `key` (`unicast` also zeroes the TTL in the ICV input, as
+    /// keepalived does). Without an AH header this is [`Ipv4Packet::encode`].
+    pub fn encode_signed(
+        &self,
+        key: &[u8; crate::auth::PASS_LEN],
+        unicast: bool,
+        v3_checksum_as_v2: bool,
+    ) -> Result<Vec<u8>, EncodeError> {
+        let mut out = self.encode(v3_checksum_as_v2)?;
+        if self.ah.is_some() {
+            crate::auth::ah_sign(&mut out, key, unicast);
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -115,6 +115,15 @@ fn v2_ah() {
         auth::ah_sign(&mut resigned, &key, false);
         // The kernel filled the IP checksum after keepalived signed: zeroed in both.
         assert_eq!(hex(&resigned[20..]), hex(&bytes[20..]), "{name}");
+        // Rebuilt from its fields and signed: keepalived's packet, byte for byte.
+        let mut unsigned = p.clone();
+        if let Some(ah) = unsigned.ah.as_mut() {
+            ah.icv = [0; 12];
+        }
+        let rebuilt = unsigned
+            .encode_signed(&key, false, false)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(hex(&rebuilt), hex(&bytes), "{name}");
     }
 }
 
