@@ -260,6 +260,13 @@ fn our_statuses_match_recorded_keepalived_verdicts() {
     let results = if nix::unistd::geteuid().is_root() {
         run::in_private_netns(INTERFACES, run_all).unwrap_or_else(|e| panic!("{e}"))
     } else {
+        if let Some(why) = host_differs_from_recording() {
+            eprintln!(
+                "SKIPPED our_statuses_match_recorded_keepalived_verdicts: {why}; \
+                 run as root to check in a private namespace"
+            );
+            return;
+        }
         run_all()
     };
     let rows: Vec<Row> = results
@@ -267,6 +274,36 @@ fn our_statuses_match_recorded_keepalived_verdicts() {
         .map(|r| r.unwrap_or_else(|e| panic!("{e}")))
         .collect();
     judge(&rows, "recorded verdicts");
+}
+
+/// Why this host's interfaces could change verdicts recorded with exactly
+/// `lo`, `eth0`, `eth1`: one of those is missing, or the host has another
+/// interface whose name a corpus file mentions.
+fn host_differs_from_recording() -> Option<String> {
+    let rd = std::fs::read_dir("/sys/class/net").ok()?;
+    let host: BTreeSet<String> = rd
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    for need in ["lo", "eth0", "eth1"] {
+        if !host.contains(need) {
+            return Some(format!("the host has no interface {need}"));
+        }
+    }
+    let extra: Vec<&String> = host
+        .iter()
+        .filter(|n| !["lo", "eth0", "eth1"].contains(&n.as_str()))
+        .collect();
+    for (rel, p) in corpus() {
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        let words: BTreeSet<&str> = text
+            .split(|c: char| c.is_whitespace() || c == '{' || c == '}')
+            .collect();
+        if let Some(n) = extra.iter().find(|n| words.contains(n.as_str())) {
+            return Some(format!("the host has an interface {n} that {rel} names"));
+        }
+    }
+    None
 }
 
 /// Ours and the real keepalived on every corpus file, in the same private
