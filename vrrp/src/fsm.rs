@@ -29,6 +29,21 @@
 //! `next_deadline()` is the only timer: after every step, sleep until it (or
 //! forever when `None`) and then step with [`Input::Timer`], which handles
 //! everything due.
+//!
+//! Checked against keepalived 2.2.7 itself (vrrp/tests/lab_keepalived_oracle.rs):
+//! the election log lines for the same adverts, FAULT and recovery, the
+//! takeover instants (within 3 ms), a master's answer to a lower priority.
+//!
+//! Other differences and what is left to the caller:
+//! - A pending second GARP burst after a lower-priority advert is replaced
+//!   by the next one (keepalived queues one timer per advert).
+//! - Leaving MASTER for FAULT sends one priority-0 advert (keepalived sends
+//!   two, and logs "sent 0 priority").
+//! - Sync groups, `vrrp_startup_delay` and waiting for the first tracker
+//!   results before start-up are the caller's: it delays `Startup`, or
+//!   feeds `TrackFault` / `PriorityDelta` first.
+//! - Adding only the VIPs a reload added is the caller's diff
+//!   ([`Instance::reconfigure`] keeps state and re-advertises).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
