@@ -24,8 +24,10 @@ use tracing::{debug, info, warn};
 
 mod report;
 mod spec;
+pub mod track;
 pub use report::{render_data, render_stats};
 pub use spec::{InstanceSpec, SpecError};
+use track::TrackKind;
 
 #[cfg(test)]
 mod lab_tests;
@@ -64,7 +66,17 @@ impl Default for RuntimeOpts {
 #[derive(Debug)]
 pub enum InstanceMsg {
     /// Link state of an interface changed.
-    Link { ifindex: u32, up: bool },
+    Link {
+        ifindex: u32,
+        name: String,
+        up: bool,
+    },
+    /// A tracked object (vrrp_script, interface) changed state.
+    Track {
+        kind: TrackKind,
+        name: String,
+        up: bool,
+    },
     /// Stop: resign (priority 0) if master, remove VIPs, run notify_stop,
     /// then acknowledge.
     Stop(oneshot::Sender<()>),
@@ -109,6 +121,7 @@ struct InstanceHandle {
 /// Every instance of a configuration, running.
 pub struct Runtime {
     instances: Vec<InstanceHandle>,
+    _scripts: Vec<AbortOnDrop>,
     _link_monitor: LinkMonitor,
     _link_pump: AbortOnDrop,
 }
@@ -126,9 +139,11 @@ impl Runtime {
         let (monitor, mut link_rx) = LinkMonitor::spawn().map_err(RuntimeError::Setup)?;
         let epoch = TokioInstant::now();
         let mut instances = Vec::new();
+        let mut tracked = Vec::new();
         for cfg in &model.instances {
             let spec = InstanceSpec::resolve(model, cfg, &nl).await?;
             let name = spec.name.clone();
+            tracked.push(spec.tracking.clone());
             let task = InstanceTask::new(spec, nl.clone(), frames.clone(), epoch, opts)?;
             let (tx, rx) = mpsc::channel(64);
             let handle = tokio::spawn(task.run(rx));
@@ -138,21 +153,40 @@ impl Runtime {
                 task: Some(AbortOnDrop(handle)),
             });
         }
+        // One runner per vrrp_script that some instance tracks.
+        let mut scripts = Vec::new();
+        for sc in spec::scripts(model) {
+            let subs: Vec<mpsc::Sender<InstanceMsg>> = instances
+                .iter()
+                .zip(&tracked)
+                .filter(|(_, t)| t.tracks(TrackKind::Script, &sc.name))
+                .map(|(i, _)| i.tx.clone())
+                .collect();
+            if !subs.is_empty() {
+                scripts.push(AbortOnDrop(tokio::spawn(track::run_script(sc, subs))));
+            }
+        }
         // Link events fan out to every instance; each keeps what concerns it.
         let txs: Vec<mpsc::Sender<InstanceMsg>> = instances.iter().map(|i| i.tx.clone()).collect();
         let pump = tokio::spawn(async move {
             while let Some(ev) = link_rx.recv().await {
-                let (ifindex, up) = match ev {
-                    LinkEvent::Changed(l) => (l.index, l.up),
-                    LinkEvent::Deleted { index, .. } => (index, false),
+                let (ifindex, name, up) = match ev {
+                    LinkEvent::Changed(l) => (l.index, l.name, l.up),
+                    LinkEvent::Deleted { index, name } => (index, name, false),
                 };
                 for tx in &txs {
-                    let _ = tx.send(InstanceMsg::Link { ifindex, up }).await;
+                    let msg = InstanceMsg::Link {
+                        ifindex,
+                        name: name.clone(),
+                        up,
+                    };
+                    let _ = tx.send(msg).await;
                 }
             }
         });
         Ok(Runtime {
             instances,
+            _scripts: scripts,
             _link_monitor: monitor,
             _link_pump: AbortOnDrop(pump),
         })
@@ -219,6 +253,8 @@ struct InstanceTask {
     garp: GarpPacer<TokioInstant>,
     vips_installed: bool,
     actions: Vec<Action>,
+    track_fault: bool,
+    track_delta: i32,
 }
 
 impl InstanceTask {
@@ -252,6 +288,8 @@ impl InstanceTask {
             garp: GarpPacer::new(),
             vips_installed: false,
             actions: Vec::new(),
+            track_fault: false,
+            track_delta: 0,
         })
     }
 
@@ -275,6 +313,7 @@ impl InstanceTask {
             // keepalived starts an instance whose interface is down in FAULT.
             self.step(Input::InterfaceDown).await;
         }
+        self.apply_tracking().await;
         self.step(Input::Startup).await;
         let mut buf = vec![0u8; RECV_BUF];
         loop {
@@ -292,7 +331,13 @@ impl InstanceTask {
                     }
                 },
                 m = ctl.recv() => match m {
-                    Some(InstanceMsg::Link { ifindex, up }) => self.process_link(ifindex, up).await,
+                    Some(InstanceMsg::Link { ifindex, name, up }) => {
+                        self.process_track(TrackKind::Interface, &name, up).await;
+                        self.process_link(ifindex, up).await;
+                    }
+                    Some(InstanceMsg::Track { kind, name, up }) => {
+                        self.process_track(kind, &name, up).await
+                    }
                     Some(InstanceMsg::Status(tx)) => {
                         let cfg = self.fsm.cfg();
                         let _ = tx.send(InstanceStatus {
@@ -334,6 +379,28 @@ impl InstanceTask {
             Ok(adv) => self.step(Input::Advert(adv)).await,
             Err(RxError::Vrid(_)) => {}
             Err(e) => debug!("({}) {e}", self.spec.name),
+        }
+    }
+
+    /// A tracked object changed: recompute FAULT and the priority delta.
+    async fn process_track(&mut self, kind: TrackKind, name: &str, up: bool) {
+        if self.spec.tracking.set(kind, name, up) {
+            self.apply_tracking().await;
+        }
+    }
+
+    async fn apply_tracking(&mut self) {
+        if self.spec.tracking.is_empty() {
+            return;
+        }
+        let (fault, delta) = self.spec.tracking.evaluate();
+        if fault != self.track_fault {
+            self.track_fault = fault;
+            self.step(Input::TrackFault(fault)).await;
+        }
+        if delta != self.track_delta {
+            self.track_delta = delta;
+            self.step(Input::PriorityDelta(delta)).await;
         }
     }
 

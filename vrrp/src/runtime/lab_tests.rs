@@ -7,7 +7,8 @@ use crate::check::DropReason;
 use crate::fsm::State;
 use crate::packet::{Addrs, Advert, AuthType, Checksum, Version};
 use confparse::model::{
-    AuthCfg, AuthTypeCfg, Model, NotifyCfg, VipCfg, VrrpInstanceCfg, VrrpStateCfg,
+    AuthCfg, AuthTypeCfg, Model, NotifyCfg, ScriptCfg, TrackRefCfg, VipCfg, VrrpInstanceCfg,
+    VrrpScriptCfg, VrrpStateCfg,
 };
 use confparse::{FileId, Span};
 use std::net::IpAddr;
@@ -548,7 +549,7 @@ fn carrier_loss_faults_the_master_and_notify_scripts_run() {
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .unwrap_or_else(|e| panic!("{e}"));
     let mut inst_a = instance(51, 150, "10.41.0.100/24", 2);
-    inst_a.notify.generic = Some(confparse::model::ScriptCfg {
+    inst_a.notify.generic = Some(ScriptCfg {
         raw: script.display().to_string(),
         args: vec![script.display().to_string()],
         user: None,
@@ -663,4 +664,63 @@ fn two_instances_per_process_and_leftover_vips_removed_at_start() {
             "{v} left behind"
         );
     }
+}
+
+#[test]
+fn track_script_weight_moves_the_vip_and_back() {
+    if !testlab::lab_guard("track_script_weight_moves_the_vip_and_back", NEEDS) {
+        return;
+    }
+    let lab = lab();
+    let ns = |h: &str| lab.host(h).map(|x| x.ns().to_string()).unwrap_or_default();
+    let vip = ip("10.41.0.100");
+    let flag = lab.dir().join("healthy");
+    std::fs::write(&flag, "").unwrap_or_else(|e| panic!("{e}"));
+    let cmd = ScriptCfg {
+        raw: format!("/bin/test -f {}", flag.display()),
+        args: vec!["/bin/test".into(), "-f".into(), flag.display().to_string()],
+        user: None,
+        group: None,
+        span: span(),
+    };
+    let mut m = model(vec![instance(51, 150, "10.41.0.100/24", 2)]);
+    m.vrrp_scripts = vec![VrrpScriptCfg {
+        name: "chk".into(),
+        script: Some(cmd),
+        interval: Duration::from_millis(200),
+        timeout: Duration::from_secs(1),
+        weight: -60,
+        weight_reverse: false,
+        rise: 2,
+        fall: 2,
+        user: None,
+        group: None,
+        init_fail: false,
+        span: span(),
+    }];
+    m.instances[0].track_scripts = vec![TrackRefCfg {
+        name: "chk".into(),
+        weight: None,
+        reverse: false,
+        span: span(),
+    }];
+    let a = InNs::start(&ns("a"), m);
+    let b = InNs::start(
+        &ns("b"),
+        model(vec![instance(51, 100, "10.41.0.100/24", 2)]),
+    );
+    lab.wait_sole_holder(vip, "a", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("a never sole master: {e}"));
+    // The check fails: a drops to 90, below b's 100, and b preempts.
+    std::fs::remove_file(&flag).unwrap_or_else(|e| panic!("{e}"));
+    lab.wait_sole_holder(vip, "b", Duration::from_secs(8))
+        .unwrap_or_else(|e| panic!("b did not preempt a degraded a: {e}"));
+    assert_eq!(a.status()[0].effective_priority, 90);
+    // Healthy again: a is back at 150 and preempts b.
+    std::fs::write(&flag, "").unwrap_or_else(|e| panic!("{e}"));
+    lab.wait_sole_holder(vip, "a", Duration::from_secs(8))
+        .unwrap_or_else(|e| panic!("a did not come back: {e}"));
+    assert_eq!(a.status()[0].effective_priority, 150);
+    a.stop();
+    b.stop();
 }

@@ -4,6 +4,7 @@
 //! configuration, VIPs as netlink requests, the GARP schedule and the
 //! notify commands.
 
+use super::track::{ScriptSpec, TrackKind, TrackRef, Tracking};
 use crate::auth;
 use crate::check::{AuthCfg, UnicastPeer};
 use crate::fsm::{self, GarpCfg, InitialState};
@@ -65,6 +66,8 @@ pub struct InstanceSpec {
     pub dont_track_primary: bool,
     /// Whether the interface was up (IFF_UP and IFF_RUNNING) at start.
     pub link_up: bool,
+    /// track_script / track_interface.
+    pub tracking: Tracking,
     macs: HashMap<u32, [u8; 6]>,
     link_locals: HashMap<u32, Ipv6Addr>,
 }
@@ -309,6 +312,29 @@ impl InstanceSpec {
             instance: name.clone(),
             source,
         })?;
+        let mut tracking = Tracking::default();
+        for t in &cfg.track_scripts {
+            let Some(sc) = model.vrrp_scripts.iter().find(|s| s.name == t.name) else {
+                continue;
+            };
+            let r = TrackRef {
+                weight: t.weight.unwrap_or(sc.weight),
+                reverse: t.reverse || (t.weight.is_none() && sc.weight_reverse),
+            };
+            // Undetermined until the first run; init_fail starts it failed.
+            tracking.add(TrackKind::Script, &t.name, r, !sc.init_fail);
+        }
+        for t in &cfg.track_interfaces {
+            let up = match nl.link_by_name(&t.name).await {
+                Ok(l) => l.up,
+                Err(_) => false,
+            };
+            let r = TrackRef {
+                weight: t.weight.unwrap_or(0),
+                reverse: t.reverse,
+            };
+            tracking.add(TrackKind::Interface, &t.name, r, up);
+        }
         let notify = NotifyCmds {
             master: script(&cfg.notify.master),
             backup: script(&cfg.notify.backup),
@@ -325,6 +351,7 @@ impl InstanceSpec {
             notify,
             dont_track_primary: cfg.dont_track_primary,
             link_up: link.up,
+            tracking,
             macs,
             link_locals,
         })
@@ -351,6 +378,30 @@ impl InstanceSpec {
     pub fn link_local_of(&self, ifindex: u32) -> Option<Ipv6Addr> {
         self.link_locals.get(&ifindex).copied()
     }
+}
+
+/// The vrrp_scripts of the model that have a command.
+pub fn scripts(model: &Model) -> Vec<ScriptSpec> {
+    model
+        .vrrp_scripts
+        .iter()
+        .filter_map(|s| {
+            let cmd = script(&s.script)?;
+            Some(ScriptSpec {
+                name: s.name.clone(),
+                cmd,
+                interval: s.interval,
+                timeout: if s.timeout.is_zero() {
+                    s.interval
+                } else {
+                    s.timeout
+                },
+                rise: s.rise,
+                fall: s.fall,
+                init_fail: s.init_fail,
+            })
+        })
+        .collect()
 }
 
 /// Whether a keyword kept as `other` is present and not `false`.
