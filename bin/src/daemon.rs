@@ -8,6 +8,7 @@
 //! SIGUSR1 / SIGUSR2 write /tmp/keepalived.data / /tmp/keepalived.stats.
 
 mod log;
+mod lvs;
 mod pidfile;
 
 use crate::cli::Cli;
@@ -55,12 +56,16 @@ pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
             return ExitCode::SUCCESS;
         }
     }
-    // Only the parent and the VRRP pid files: no checker runs in this
-    // process, and keepalived leaves -c unwritten without checkers.
+    // keepalived starts a subsystem only when it has something to do
+    // (or with -a); -P runs VRRP only, -C the LVS side only.
     let mut files = vec![pid];
     let run_vrrp = !cli.check_only && (!model.instances.is_empty() || cli.all);
     if run_vrrp {
         files.push(vrrp_pid);
+    }
+    let run_lvs = !cli.vrrp_only && (!model.lvs.virtual_servers.is_empty() || cli.all);
+    if run_lvs {
+        files.push(checkers_pid);
     }
     let _pidfiles = match pidfile::PidFiles::write(&files) {
         Ok(f) => f,
@@ -111,12 +116,22 @@ pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
         } else {
             None
         };
+        let lvs = run_lvs
+            .then(|| lvs::Lvs::start_logged(&model, &cli.config_path()))
+            .flatten();
         info!("Startup complete");
         loop {
             tokio::select! {
                 _ = term.recv() => break,
                 _ = int.recv(), if !cli.ignore_sigint => break,
-                _ = hup.recv() => warn!("Reloading is not supported yet; configuration unchanged"),
+                _ = hup.recv() => {
+                    if let Some(l) = &lvs {
+                        l.reload(cli.config_path(), crate::load_options(cli));
+                    }
+                    if runtime.is_some() {
+                        warn!("VRRP reload is not supported yet; VRRP configuration unchanged");
+                    }
+                }
                 // keepalived's DATA and STATS signals (reference 3.2).
                 _ = usr1.recv() => {
                     if let Some(r) = &runtime {
@@ -131,6 +146,9 @@ pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
             }
         }
         info!("Stopping");
+        if let Some(l) = lvs {
+            l.stop(cli.dont_release_ipvs);
+        }
         if let Some(r) = runtime {
             r.stop().await;
         }
