@@ -569,22 +569,89 @@ fn complete_instance(
     }
     i.advert_us = Some(adv);
 
-    // Strict mode GARP rules.
-    if strict {
-        let rep = i.garp_master_repeat.unwrap_or(g.vrrp_garp_master_repeat);
-        if rep != 1 && i.garp_master_repeat.is_some() {
+    // vrrp.c, after the advert interval: accept mode and the strict-mode
+    // rules for GARPs and adverts (an unset value takes the strict-mode
+    // default, a conflicting set value is reset with an error).
+    let owner = priority == 255;
+    let mut accept = i.accept.unwrap_or(owner || !strict);
+    if accept && !owner && strict && version == 2 {
+        cx.general(
+            span,
+            format!("({name}) warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting"),
+        );
+        accept = false;
+    }
+    i.accept = Some(accept);
+    match i.garp_lower_prio_repeat {
+        None if strict => i.garp_lower_prio_repeat = Some(0),
+        Some(r) if strict && r != 0 => {
             cx.general(
                 span,
-                format!("({name}) Strict mode requires no repeat garps. Resetting."),
+                format!("({name}) Strict mode requires no repeat garps. resetting"),
             );
-            i.garp_master_repeat = Some(1);
+            i.garp_lower_prio_repeat = Some(0);
+        }
+        _ => {}
+    }
+    match i.garp_lower_prio_delay {
+        None if strict => i.garp_lower_prio_delay = Some(Duration::ZERO),
+        Some(d) if strict && !d.is_zero() => {
+            cx.general(
+                span,
+                format!("({name}) Strict mode requires no repeat garp delay. resetting"),
+            );
+            i.garp_lower_prio_delay = Some(Duration::ZERO);
+        }
+        _ => {}
+    }
+    match i.lower_prio_no_advert {
+        None => {
+            i.lower_prio_no_advert = Some(strict || g.vrrp_lower_prio_no_advert.unwrap_or(false))
+        }
+        Some(false) if strict => {
+            cx.general(
+                span,
+                format!("({name}) Strict mode requires no lower priority advert. resetting"),
+            );
+            i.lower_prio_no_advert = Some(true);
+        }
+        _ => {}
+    }
+    match i.higher_prio_send_advert {
+        None => i.higher_prio_send_advert = Some(!strict && g.vrrp_higher_prio_send_advert),
+        Some(true) if strict => {
+            cx.general(
+                span,
+                format!(
+                    "({name}) strict mode requires higher_prio_send_advert to be clear. resetting"
+                ),
+            );
+            i.higher_prio_send_advert = Some(false);
+        }
+        _ => {}
+    }
+    // The first IPv6 VIP of a multicast instance must be link-local: an
+    // error in strict mode, a log line otherwise.
+    if ipv6 && !i.unicast {
+        if let Some(first) = i.vips.first() {
+            let ll =
+                matches!(first.addr, std::net::IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
+            if !ll {
+                let msg = if strict {
+                    format!("({name}) the first IPv6 VIP address must be link local")
+                } else {
+                    format!("({name}) the first IPv6 VIP address should be link local")
+                };
+                if strict {
+                    cx.general(first.span, msg);
+                } else {
+                    cx.info(first.span, msg);
+                }
+            }
         }
     }
 
-    let mut c = build(i, sync, g, priority, version, ipv6);
-    if strict && c.garp_master_repeat != 1 {
-        c.garp_master_repeat = 1;
-    }
+    let c = build(i, sync, g, priority, version, ipv6);
     Some(c)
 }
 
