@@ -383,3 +383,24 @@ mod props {
         }
     }
 }
+
+#[test]
+fn all_config_makes_every_include_checked() {
+    // keepalived -e: the missing plain include now stops it (rc 6).
+    let mut sources = SourceMap::new();
+    let mut diags = Diagnostics::new();
+    let o = PreprocOptions {
+        all_config: true,
+        ..opts()
+    };
+    let out = read_config_full(
+        &fixtures().join("missing_plain/main.conf"),
+        &o,
+        &mut sources,
+        &mut diags,
+    );
+    assert!(out.include_failed);
+    assert_eq!(diags.worst_class(), Some(ErrClass::FileNotFound));
+    let (_, _, failed) = read_file(&fixtures().join("missing_plain/main.conf"));
+    assert!(!failed);
+}

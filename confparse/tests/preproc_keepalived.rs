@@ -63,7 +63,10 @@ impl Netns {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("krpp-{}-{n}-{tag}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &name])
+            .stderr(std::process::Stdio::null())
+            .status();
         let ok = Command::new("ip")
             .args(["netns", "add", &name])
             .status()
@@ -81,7 +84,7 @@ impl Drop for Netns {
 
 /// keepalived -t on `conf` in a namespace of its own, bounded to 30 s:
 /// (stderr, status).
-fn keepalived_t(conf: &Path, tag: &str) -> (String, Option<i32>) {
+fn keepalived_t(conf: &Path, tag: &str, extra: &[&str]) -> (String, Option<i32>) {
     let ns = Netns::new(tag);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
@@ -107,6 +110,7 @@ fn keepalived_t(conf: &Path, tag: &str) -> (String, Option<i32>) {
             "-c",
             &p("c.pid"),
         ])
+        .args(extra)
         .output()
         .unwrap_or_else(|e| panic!("keepalived -t: {e}"));
     (
@@ -131,9 +135,10 @@ fn keepalived_words(stderr: &str, conf: &Path) -> Vec<String> {
         .collect()
 }
 
-fn ours(conf: &Path) -> (Vec<String>, bool) {
+fn ours(conf: &Path, all_config: bool) -> (Vec<String>, bool) {
     let opts = PreprocOptions {
         config_id: Some("lb1".into()),
+        all_config,
         ..Default::default()
     };
     let mut s = SourceMap::new();
@@ -156,9 +161,9 @@ fn flat_configs_match_keepalived() {
     for case in ["defs", "seq", "cond", "include", "quotes", "nesting"] {
         let conf = fixtures().join("differential").join(format!("{case}.conf"));
         let conf = std::fs::canonicalize(&conf).unwrap_or(conf);
-        let (stderr, _) = keepalived_t(&conf, case);
+        let (stderr, _) = keepalived_t(&conf, case, &[]);
         let want = keepalived_words(&stderr, &conf);
-        let (got, _) = ours(&conf);
+        let (got, _) = ours(&conf, false);
         assert!(
             !want.is_empty(),
             "{case}: keepalived said nothing:\n{stderr}"
@@ -175,12 +180,30 @@ fn checked_includes_match_keepalived_status() {
     for case in ["strict", "include_check", "missing_plain", "include"] {
         let conf = fixtures().join(case).join("main.conf");
         let conf = std::fs::canonicalize(&conf).unwrap_or(conf);
-        let (stderr, status) = keepalived_t(&conf, case);
-        let (_, failed) = ours(&conf);
+        let (stderr, status) = keepalived_t(&conf, case, &[]);
+        let (_, failed) = ours(&conf, false);
         assert_eq!(
             status == Some(6),
             failed,
             "{case}: keepalived status {status:?}\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn all_config_matches_keepalived_status() {
+    if !lab_guard("all_config_matches_keepalived_status") {
+        return;
+    }
+    for case in ["missing_plain", "include"] {
+        let conf = fixtures().join(case).join("main.conf");
+        let conf = std::fs::canonicalize(&conf).unwrap_or(conf);
+        let (stderr, status) = keepalived_t(&conf, case, &["-e"]);
+        let (_, failed) = ours(&conf, true);
+        assert_eq!(
+            status == Some(6),
+            failed,
+            "{case} -e: keepalived status {status:?}\n{stderr}"
         );
     }
 }
