@@ -560,7 +560,19 @@ pub(crate) fn find_brace(v: &str) -> Option<usize> {
 /// of the line).
 pub(crate) fn split_words(t: &Text, a: usize, b: usize) -> (Vec<Word>, bool) {
     let bytes = &t.s.as_str().as_bytes()[..b];
-    let mut words = Vec::new();
+    // Size the vector from a quick count of blank-separated runs: most
+    // statements have one to three words, and a default-sized vector
+    // would waste more memory than the words themselves.
+    let mut runs = 0;
+    let mut in_word = false;
+    for &c in &bytes[a..] {
+        let w = !is_word_space(c);
+        if w && !in_word {
+            runs += 1;
+        }
+        in_word = w;
+    }
+    let mut words = Vec::with_capacity(runs);
     let mut i = a;
     loop {
         while i < b && is_word_space(bytes[i]) {
