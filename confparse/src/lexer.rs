@@ -161,8 +161,16 @@ impl Text {
     }
 
     /// Bytes `begin..end` of a file's text, read from `line` (column 1).
-    pub fn shared(rc: Rc<str>, begin: usize, end: usize, file: FileId, line: u32) -> Self {
-        let ascii = rc[begin..end].is_ascii();
+    /// `ascii`: the slice is ASCII (the caller may know it for the whole
+    /// file).
+    pub fn shared(
+        rc: Rc<str>,
+        begin: usize,
+        end: usize,
+        file: FileId,
+        line: u32,
+        ascii: bool,
+    ) -> Self {
         Text {
             s: Backing::Shared { rc, begin, end },
             start: 0,

@@ -217,6 +217,9 @@ struct OpenFile {
     dir: PathBuf,
     canon: Option<PathBuf>,
     pwd: Option<String>,
+    /// Whole-file facts that spare a scan of every line.
+    has_nul: bool,
+    ascii: bool,
 }
 
 /// One `include` (or the main file): its matches, read in order.
@@ -460,6 +463,7 @@ impl<'a> Preproc<'a> {
         let rc: Rc<str> = Rc::from(text.as_str());
         let id = self.sources.add(path.to_path_buf(), text);
         let text = rc;
+        let (has_nul, ascii) = (text.contains('\0'), text.is_ascii());
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -472,6 +476,8 @@ impl<'a> Preproc<'a> {
             dir,
             canon: std::fs::canonicalize(path).ok(),
             pwd: None,
+            has_nul,
+            ascii,
         }
     }
 
@@ -542,7 +548,7 @@ impl<'a> Preproc<'a> {
             let start = f.pos;
             f.pos += len + 1;
             f.line_no = f.line_no.saturating_add(1);
-            let (id, line_no) = (f.id, f.line_no);
+            let (id, line_no, has_nul, ascii) = (f.id, f.line_no, f.has_nul, f.ascii);
             let text = Rc::clone(&f.text);
             let mut l = &text[start..start + len];
             while let Some(s) = l.strip_suffix(['\r', '\n']) {
@@ -559,7 +565,7 @@ impl<'a> Preproc<'a> {
                 );
                 continue;
             }
-            if let Some(nul) = l.find('\0') {
+            if let Some(nul) = has_nul.then(|| l.find('\0')).flatten() {
                 let col = l[..nul].chars().count() as u32 + 1;
                 self.push_diag(
                     Diagnostic::warning(
@@ -582,7 +588,8 @@ impl<'a> Preproc<'a> {
                 ));
             }
             let end = start + l.len();
-            return Some(Text::shared(text, start, end, id, line_no));
+            let ascii = ascii || l.is_ascii();
+            return Some(Text::shared(text, start, end, id, line_no, ascii));
         }
     }
 
