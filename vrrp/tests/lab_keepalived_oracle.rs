@@ -58,6 +58,23 @@ vrrp_instance V2AH {
         192.168.63.1
     }
 }
+vrrp_instance V2AHU {
+    interface eth0
+    virtual_router_id 55
+    priority 100
+    advert_int 1
+    unicast_src_ip 10.61.0.2
+    unicast_peer {
+        10.61.0.1
+    }
+    authentication {
+        auth_type AH
+        auth_pass k3y
+    }
+    virtual_ipaddress {
+        192.168.65.1
+    }
+}
 vrrp_instance V3 {
     version 3
     interface eth0
@@ -126,30 +143,35 @@ impl Peer {
             }
             _ => None,
         };
+        // Unicast: to keepalived's address, with a TTL only multicast must
+        // keep at 255, and the TTL left out of the AH ICV.
+        let (dst, ttl, unicast) = match self.cfg.unicast_peers.first().map(|p| p.addr) {
+            Some(IpAddr::V4(d)) => (d, 64, true),
+            _ => (packet::MCAST_V4, 255, false),
+        };
         let p = Ipv4Packet {
             ip: Ipv4Header {
                 tos: packet::TOS_INTERNETCONTROL,
                 id: self.id,
                 frag: 0,
-                ttl: 255,
+                ttl,
                 protocol: if ah.is_some() {
                     packet::IPPROTO_AH
                 } else {
                     packet::IPPROTO_VRRP
                 },
                 src,
-                dst: packet::MCAST_V4,
+                dst,
             },
             ah,
             advert: self.cfg.advert(priority),
         };
-        let mut bytes = p
-            .encode(false)
-            .unwrap_or_else(|e| panic!("{}: {e}", self.name));
-        if let AuthCfg::Ah(key) = &self.cfg.auth {
-            auth::ah_sign(&mut bytes, key, false);
-        }
-        bytes
+        let key = match &self.cfg.auth {
+            AuthCfg::Ah(k) => *k,
+            _ => [0; 8],
+        };
+        p.encode_signed(&key, unicast, false)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name))
     }
 }
 
@@ -214,6 +236,18 @@ fn keepalived_accepts_our_adverts_and_rejects_what_we_reject() {
             &["192.168.64.1", "192.168.64.2"],
             AuthCfg::None,
         ),
+        {
+            // Unicast with AH: TTL 64 and the TTL outside the ICV.
+            let mut p = Peer::new(
+                "V2AHU",
+                Version::V2,
+                55,
+                &["192.168.65.1"],
+                AuthCfg::Ah(auth::pass_bytes("k3y")),
+            );
+            p.cfg.unicast_peers = vec![vrrp::check::UnicastPeer::new(ip("10.61.0.2"))];
+            p
+        },
     ];
 
     // Valid adverts every second from 0 to 9 s; spoiled ones between.
@@ -324,7 +358,7 @@ fn keepalived_accepts_our_adverts_and_rejects_what_we_reject() {
 
     let mut ka =
         Keepalived::start(ka_host, KEEPALIVED_CONF).unwrap_or_else(|e| panic!("keepalived: {e}"));
-    for name in ["V2", "V2P", "V2AH", "V3"] {
+    for name in ["V2", "V2P", "V2AH", "V3", "V2AHU"] {
         ka.wait_for_log(
             &format!("({name}) Entering BACKUP STATE (init)"),
             Duration::from_secs(10),
@@ -355,7 +389,7 @@ fn keepalived_accepts_our_adverts_and_rejects_what_we_reject() {
         );
     }
     // Once we stop, every instance takes over (3 x 1 s + skew after our last advert).
-    for name in ["V2", "V2P", "V2AH", "V3"] {
+    for name in ["V2", "V2P", "V2AH", "V3", "V2AHU"] {
         ka.wait_for_log(
             &format!("({name}) Entering MASTER STATE"),
             Duration::from_secs(8),
