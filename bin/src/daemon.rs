@@ -5,7 +5,8 @@
 //! keepalived behaviour matched (checked against 2.2.7): a live pid in any
 //! of the pid files → "daemon is already running", exit 0; SIGTERM/SIGINT →
 //! "Stopping", priority-0 adverts, VIPs removed, pid files removed, exit 0;
-//! SIGUSR1 / SIGUSR2 write /tmp/keepalived.data / /tmp/keepalived.stats.
+//! SIGUSR1 / SIGUSR2 write /tmp/keepalived.data / /tmp/keepalived.stats;
+//! SIGHUP reloads (unchanged VRRP instances keep running untouched).
 
 mod log;
 mod lvs;
@@ -30,6 +31,39 @@ fn dump(path: &str, text: &str) {
     match std::fs::write(path, text) {
         Ok(()) => info!("Printing VRRP data to {path}"),
         Err(e) => warn!("cannot write {path}: {e}"),
+    }
+}
+
+/// SIGHUP for the VRRP side: re-read the configuration; if it cannot run,
+/// keep the running one (and say why); else apply the difference.
+async fn reload_vrrp(r: &mut vrrp::runtime::Runtime, cli: &Cli) {
+    info!("Reloading VRRP configuration");
+    let path = cli.config_path();
+    let opts = crate::load_options(cli);
+    // Reading the file is blocking work: off the runtime's threads.
+    let loaded = tokio::task::spawn_blocking(move || confparse::check(&path, &opts)).await;
+    let mut report = match loaded {
+        Ok(rep) => rep,
+        Err(e) => {
+            warn!("VRRP reload failed: {e}");
+            return;
+        }
+    };
+    let Some(model) = report.model.take() else {
+        warn!(
+            "VRRP reload: the new configuration cannot run; keeping the running one\n{}",
+            report.render()
+        );
+        return;
+    };
+    match r.reload(&model).await {
+        Ok((kept, stopped, started)) => info!(
+            "VRRP reload done: {} unchanged, stopped {:?}, started {:?}",
+            kept.len(),
+            stopped,
+            started
+        ),
+        Err(e) => warn!("VRRP reload: {e}"),
     }
 }
 
@@ -105,7 +139,7 @@ pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
             error!("cannot install signal handlers");
             return ExitCode::FAILURE;
         };
-        let runtime = if run_vrrp {
+        let mut runtime = if run_vrrp {
             match vrrp::runtime::Runtime::start(&model, opts).await {
                 Ok(r) => Some(r),
                 Err(e) => {
@@ -128,8 +162,8 @@ pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
                     if let Some(l) = &lvs {
                         l.reload(cli.config_path(), crate::load_options(cli));
                     }
-                    if runtime.is_some() {
-                        warn!("VRRP reload is not supported yet; VRRP configuration unchanged");
+                    if let Some(r) = runtime.as_mut() {
+                        reload_vrrp(r, cli).await;
                     }
                 }
                 // keepalived's DATA and STATS signals (reference 3.2).

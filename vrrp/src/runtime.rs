@@ -114,6 +114,9 @@ impl Drop for AbortOnDrop {
 
 struct InstanceHandle {
     name: String,
+    /// The configuration it runs (spans removed), to match on reload.
+    key: serde_json::Value,
+    tracking: track::Tracking,
     tx: mpsc::Sender<InstanceMsg>,
     task: Option<AbortOnDrop>,
 }
@@ -121,10 +124,36 @@ struct InstanceHandle {
 /// Every instance of a configuration, running.
 pub struct Runtime {
     instances: Vec<InstanceHandle>,
-    _scripts: Vec<AbortOnDrop>,
+    scripts: Vec<AbortOnDrop>,
+    nl: Arc<Netlink>,
+    frames: Arc<FrameSender>,
+    epoch: TokioInstant,
+    opts: RuntimeOpts,
+    subscribers: Subscribers,
     _link_monitor: LinkMonitor,
     _link_pump: AbortOnDrop,
 }
+
+/// An instance's configuration with every source span removed: two loads
+/// of the same instance compare equal even when its lines moved.
+fn cfg_key(cfg: &confparse::model::VrrpInstanceCfg) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("span");
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(cfg).unwrap_or(serde_json::Value::Null);
+    strip(&mut v);
+    v
+}
+
+/// The senders the link pump fans out to; replaced on reload.
+type Subscribers = Arc<std::sync::Mutex<Vec<mpsc::Sender<InstanceMsg>>>>;
 
 impl Runtime {
     /// Resolves interfaces and addresses, opens sockets, removes VIPs left
@@ -138,42 +167,17 @@ impl Runtime {
         let frames = Arc::new(FrameSender::open().map_err(RuntimeError::Setup)?);
         let (monitor, mut link_rx) = LinkMonitor::spawn().map_err(RuntimeError::Setup)?;
         let epoch = TokioInstant::now();
-        let mut instances = Vec::new();
-        let mut tracked = Vec::new();
-        for cfg in &model.instances {
-            let spec = InstanceSpec::resolve(model, cfg, &nl).await?;
-            let name = spec.name.clone();
-            tracked.push(spec.tracking.clone());
-            let task = InstanceTask::new(spec, nl.clone(), frames.clone(), epoch, opts)?;
-            let (tx, rx) = mpsc::channel(64);
-            let handle = tokio::spawn(task.run(rx));
-            instances.push(InstanceHandle {
-                name,
-                tx,
-                task: Some(AbortOnDrop(handle)),
-            });
-        }
-        // One runner per vrrp_script that some instance tracks.
-        let mut scripts = Vec::new();
-        for sc in spec::scripts(model) {
-            let subs: Vec<mpsc::Sender<InstanceMsg>> = instances
-                .iter()
-                .zip(&tracked)
-                .filter(|(_, t)| t.tracks(TrackKind::Script, &sc.name))
-                .map(|(i, _)| i.tx.clone())
-                .collect();
-            if !subs.is_empty() {
-                scripts.push(AbortOnDrop(tokio::spawn(track::run_script(sc, subs))));
-            }
-        }
+        let subscribers: Subscribers = Arc::default();
         // Link events fan out to every instance; each keeps what concerns it.
-        let txs: Vec<mpsc::Sender<InstanceMsg>> = instances.iter().map(|i| i.tx.clone()).collect();
+        let subs = subscribers.clone();
         let pump = tokio::spawn(async move {
             while let Some(ev) = link_rx.recv().await {
                 let (ifindex, name, up) = match ev {
                     LinkEvent::Changed(l) => (l.index, l.name, l.up),
                     LinkEvent::Deleted { index, name } => (index, name, false),
                 };
+                // Clone the list: no lock is held across the sends.
+                let txs = subs.lock().map(|v| v.clone()).unwrap_or_default();
                 for tx in &txs {
                     let msg = InstanceMsg::Link {
                         ifindex,
@@ -184,12 +188,102 @@ impl Runtime {
                 }
             }
         });
-        Ok(Runtime {
-            instances,
-            _scripts: scripts,
+        let mut rt = Runtime {
+            instances: Vec::new(),
+            scripts: Vec::new(),
+            nl,
+            frames,
+            epoch,
+            opts,
+            subscribers,
             _link_monitor: monitor,
             _link_pump: AbortOnDrop(pump),
+        };
+        for cfg in &model.instances {
+            let h = rt.spawn_instance(model, cfg).await?;
+            rt.instances.push(h);
+        }
+        rt.restart_scripts(model);
+        Ok(rt)
+    }
+
+    async fn spawn_instance(
+        &self,
+        model: &confparse::Model,
+        cfg: &confparse::model::VrrpInstanceCfg,
+    ) -> Result<InstanceHandle, RuntimeError> {
+        let spec = InstanceSpec::resolve(model, cfg, &self.nl).await?;
+        let name = spec.name.clone();
+        let tracking = spec.tracking.clone();
+        let task = InstanceTask::new(
+            spec,
+            self.nl.clone(),
+            self.frames.clone(),
+            self.epoch,
+            self.opts,
+        )?;
+        let (tx, rx) = mpsc::channel(64);
+        let handle = tokio::spawn(task.run(rx));
+        Ok(InstanceHandle {
+            name,
+            key: cfg_key(cfg),
+            tracking,
+            tx,
+            task: Some(AbortOnDrop(handle)),
         })
+    }
+
+    /// One runner per vrrp_script that some instance tracks; the link pump
+    /// learns the current instances too.
+    fn restart_scripts(&mut self, model: &confparse::Model) {
+        self.scripts.clear();
+        for sc in spec::scripts(model) {
+            let subs: Vec<mpsc::Sender<InstanceMsg>> = self
+                .instances
+                .iter()
+                .filter(|i| i.tracking.tracks(TrackKind::Script, &sc.name))
+                .map(|i| i.tx.clone())
+                .collect();
+            if !subs.is_empty() {
+                self.scripts
+                    .push(AbortOnDrop(tokio::spawn(track::run_script(sc, subs))));
+            }
+        }
+        let txs = self.instances.iter().map(|i| i.tx.clone()).collect();
+        if let Ok(mut v) = self.subscribers.lock() {
+            *v = txs;
+        }
+    }
+
+    /// Applies a new configuration (SIGHUP): instances whose configuration
+    /// is unchanged keep running untouched (state, timers, VIPs); removed or
+    /// changed ones stop as on SIGTERM (priority 0, VIPs removed) and new or
+    /// changed ones start in BACKUP. keepalived matches instances by VRID,
+    /// family and interface and keeps the state of a changed one; here a
+    /// changed instance restarts. Returns the names (kept, stopped, started).
+    pub async fn reload(
+        &mut self,
+        model: &confparse::Model,
+    ) -> Result<(Vec<String>, Vec<String>, Vec<String>), RuntimeError> {
+        let new_keys: Vec<serde_json::Value> = model.instances.iter().map(cfg_key).collect();
+        let old = std::mem::take(&mut self.instances);
+        let (keep, gone): (Vec<InstanceHandle>, Vec<InstanceHandle>) =
+            old.into_iter().partition(|h| new_keys.contains(&h.key));
+        let stopped: Vec<String> = gone.iter().map(|h| h.name.clone()).collect();
+        stop_all(gone).await;
+        let kept: Vec<String> = keep.iter().map(|h| h.name.clone()).collect();
+        self.instances = keep;
+        let mut started = Vec::new();
+        for (cfg, key) in model.instances.iter().zip(&new_keys) {
+            if self.instances.iter().any(|h| &h.key == key) {
+                continue;
+            }
+            let h = self.spawn_instance(model, cfg).await?;
+            started.push(h.name.clone());
+            self.instances.push(h);
+        }
+        self.restart_scripts(model);
+        Ok((kept, stopped, started))
     }
 
     /// Names of the running instances.
@@ -214,28 +308,33 @@ impl Runtime {
     /// Stops every instance (priority-0 adverts, VIPs removed) and waits
     /// for each, at most 5 s in all.
     pub async fn stop(mut self) {
-        let mut acks = Vec::new();
-        for i in &self.instances {
-            let (tx, rx) = oneshot::channel();
-            if i.tx.send(InstanceMsg::Stop(tx)).await.is_ok() {
-                acks.push(rx);
-            }
+        stop_all(std::mem::take(&mut self.instances)).await;
+    }
+}
+
+/// Stops instances (priority-0 adverts, VIPs removed) and waits for each,
+/// at most 5 s in all.
+async fn stop_all(mut instances: Vec<InstanceHandle>) {
+    let mut acks = Vec::new();
+    for i in &instances {
+        let (tx, rx) = oneshot::channel();
+        if i.tx.send(InstanceMsg::Stop(tx)).await.is_ok() {
+            acks.push(rx);
         }
-        let all = futures::future::join_all(acks);
-        if tokio::time::timeout(Duration::from_secs(5), all)
-            .await
-            .is_err()
-        {
-            warn!("some VRRP instances did not stop within 5 s");
-        }
-        for i in &mut self.instances {
-            if let Some(mut t) = i.task.take() {
-                // Let a finished task end normally; abort the rest on drop.
-                let _ =
-                    tokio::time::timeout(Duration::from_millis(100), async { (&mut t.0).await })
-                        .await;
-                drop(t);
-            }
+    }
+    let all = futures::future::join_all(acks);
+    if tokio::time::timeout(Duration::from_secs(5), all)
+        .await
+        .is_err()
+    {
+        warn!("some VRRP instances did not stop within 5 s");
+    }
+    for i in &mut instances {
+        if let Some(mut t) = i.task.take() {
+            // Let a finished task end normally; abort the rest on drop.
+            let _ =
+                tokio::time::timeout(Duration::from_millis(100), async { (&mut t.0).await }).await;
+            drop(t);
         }
     }
 }

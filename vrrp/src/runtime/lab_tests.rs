@@ -102,6 +102,7 @@ pub(crate) fn instance(vrid: u8, priority: u8, vip: &str, version: u8) -> VrrpIn
 pub(crate) enum Cmd {
     Stop,
     Status(mpsc::Sender<Vec<InstanceStatus>>),
+    Reload(Box<Model>, mpsc::Sender<Result<(), String>>),
 }
 
 /// A runtime running `model` on a thread inside namespace `ns`; dropping
@@ -125,7 +126,7 @@ impl InNs {
                 .build()
                 .map_err(|e| e.to_string())?;
             rt.block_on(async move {
-                let r = match Runtime::start(&model, RuntimeOpts::default()).await {
+                let mut r = match Runtime::start(&model, RuntimeOpts::default()).await {
                     Ok(r) => r,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e.to_string()));
@@ -141,6 +142,10 @@ impl InNs {
                         }
                         Ok(Cmd::Status(tx)) => {
                             let _ = tx.send(r.status().await);
+                        }
+                        Ok(Cmd::Reload(m, tx)) => {
+                            let res = r.reload(&m).await.map(drop).map_err(|e| e.to_string());
+                            let _ = tx.send(res);
                         }
                         Ok(Cmd::Stop) | Err(mpsc::TryRecvError::Disconnected) => break,
                     }
@@ -171,6 +176,19 @@ impl InNs {
             let _ = s.send(Cmd::Status(tx));
         }
         rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default()
+    }
+
+    /// Applies a new model as SIGHUP does.
+    pub(crate) fn reload(&self, model: Model) {
+        let (tx, rx) = mpsc::channel();
+        if let Some(s) = &self.stop {
+            let _ = s.send(Cmd::Reload(Box::new(model), tx));
+        }
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("reload: {e}"),
+            Err(e) => panic!("reload did not answer: {e}"),
+        }
     }
 
     fn halt(&mut self) {
@@ -721,6 +739,53 @@ fn track_script_weight_moves_the_vip_and_back() {
     lab.wait_sole_holder(vip, "a", Duration::from_secs(8))
         .unwrap_or_else(|e| panic!("a did not come back: {e}"));
     assert_eq!(a.status()[0].effective_priority, 150);
+    a.stop();
+    b.stop();
+}
+
+#[test]
+fn reload_keeps_unchanged_instances_and_swaps_the_rest() {
+    if !testlab::lab_guard("reload_keeps_unchanged_instances_and_swaps_the_rest", NEEDS) {
+        return;
+    }
+    let lab = lab();
+    let ns = |h: &str| lab.host(h).map(|x| x.ns().to_string()).unwrap_or_default();
+    let (v51, v52, v53) = (ip("10.41.0.151"), ip("10.41.0.152"), ip("10.41.0.153"));
+    let i51 = || instance(51, 150, "10.41.0.151/24", 2);
+    let a = InNs::start(
+        &ns("a"),
+        model(vec![i51(), instance(52, 150, "10.41.0.152/24", 2)]),
+    );
+    let b = InNs::start(
+        &ns("b"),
+        model(vec![instance(51, 100, "10.41.0.151/24", 2)]),
+    );
+    lab.wait_sole_holder(v51, "a", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}"));
+    lab.wait_sole_holder(v52, "a", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // VI_51 unchanged (its spans may differ), VI_52 removed, VI_53 new.
+    let mut moved = i51();
+    moved.span = Span::new(FileId(0), 40, 1, 0);
+    a.reload(model(vec![moved, instance(53, 150, "10.41.0.153/24", 2)]));
+    let s = lab
+        .sample_holders(v51, Duration::from_millis(1500), Duration::from_millis(20))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        s.always_sole("a"),
+        "VI_51 was disturbed: {:?}",
+        s.not_solely("a")
+    );
+    assert!(
+        lab.holders(v52).unwrap_or_default().is_empty(),
+        "VI_52's VIP stayed"
+    );
+    lab.wait_sole_holder(v53, "a", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("VI_53 did not start: {e}"));
+    let st = a.status();
+    let names: Vec<&str> = st.iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(names, vec!["VI_51", "VI_53"]);
+    assert_eq!(st[0].fsm.become_master, 1, "VI_51 restarted");
     a.stop();
     b.stop();
 }
