@@ -38,6 +38,8 @@ pub struct LoadOptions {
     /// Check scripts on disk (existence, ownership, permissions) the way
     /// keepalived's script security does. Off for pure unit tests.
     pub check_scripts: bool,
+    /// Check that a configured `net_namespace` exists (/run/netns/NAME).
+    pub check_namespaces: bool,
 }
 
 impl LoadOptions {
@@ -47,6 +49,7 @@ impl LoadOptions {
         LoadOptions {
             interfaces: host_interfaces(),
             check_scripts: true,
+            check_namespaces: true,
             ..Default::default()
         }
     }
@@ -132,6 +135,29 @@ pub fn check_lines(
         .unwrap_or_default();
     let model = validate::finish(conf, &mut cx);
     let missing = cx.missing_parameter;
+    if let Some(ns) = model.top.net_namespace.as_deref() {
+        if opts.check_namespaces && !missing && !Path::new("/run/netns").join(ns).exists() {
+            // keepalived 2.2.7 (main.c): the parent cannot enter the
+            // namespace and exits with status 0 before any process
+            // validates; only the parent's parse messages were printed
+            // (observed: -t gives 0 whatever they were).
+            for d in &mut diagnostics.items {
+                d.class = None;
+            }
+            diagnostics.push(
+                Diagnostic::error(
+                    ErrClass::Fatal,
+                    None,
+                    format!("Unable to set network namespace {ns} - exiting"),
+                )
+                .with_hint("keepalived 2.2.7 -t still exits 0 here; create the namespace first"),
+            );
+            if let Some(d) = diagnostics.items.last_mut() {
+                d.class = None;
+            }
+            return None;
+        }
+    }
     // keepalived cannot run the configuration after a missing parameter or
     // any error of a "cannot run" class, even when a milder class masks it
     // in the -t status.

@@ -18,6 +18,7 @@ fn statuses_equal_keepalived_2_2_7() {
                 .collect(),
         ),
         check_scripts: true,
+        check_namespaces: true,
         ..Default::default()
     };
     let mut wrong = Vec::new();
