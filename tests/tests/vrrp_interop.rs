@@ -53,8 +53,13 @@ struct Daemon {
     k: Keepalived,
 }
 
+/// Our binary, built (by `our_binary`) once per test process rather than
+/// before every daemon start.
 fn our_binary() -> PathBuf {
-    testlab::confgen::run::our_binary().unwrap_or_else(|e| panic!("keepalived-rs binary: {e}"))
+    static BIN: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    BIN.get_or_init(testlab::confgen::run::our_binary)
+        .clone()
+        .unwrap_or_else(|e| panic!("keepalived-rs binary: {e}"))
 }
 
 impl Daemon {
