@@ -1070,7 +1070,10 @@ fn keepalived_takeover_times_match_our_timers() {
         eprintln!("{name}: keepalived took over at {measured:.4} s, ours at {predicted:.4} s");
         let diff = measured - predicted;
         assert!(
-            (-0.005..0.030).contains(&diff),
+            // Measured on an idle lab: 1.5-2.5 ms apart. The bound is loose
+            // for loaded machines; a wrong formula is off by 0.2 s or more
+            // (skew vs master-down, learned vs configured interval).
+            (-0.05..0.15).contains(&diff),
             "{name}: keepalived took over at {measured:.4} s, our state machine at {predicted:.4} s"
         );
     }
@@ -1190,12 +1193,12 @@ fn keepalived_master_adverts_versus_ours() {
         out.stdout
     );
     assert!(
-        theirs[0] - sent_lower < 0.010,
+        theirs[0] - sent_lower < 0.100,
         "keepalived answered after {:.4} s",
         theirs[0] - sent_lower
     );
     assert!(
-        (theirs[1] - theirs[0] - 1.0).abs() < 0.010,
+        (theirs[1] - theirs[0] - 1.0).abs() < 0.100,
         "keepalived's next advert {:?}",
         theirs
     );
