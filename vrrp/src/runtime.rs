@@ -572,8 +572,13 @@ impl InstanceTask {
                         .chain(&self.spec.evips)
                         .map(|v| v.addr.to_string())
                         .collect();
+                    // keepalived 2.2.7's wording per family (checked).
+                    let what = match self.spec.fsm.family {
+                        crate::packet::Family::V4 => "gratuitous ARPs",
+                        crate::packet::Family::V6 => "Unsolicited Neighbour Adverts",
+                    };
                     info!(
-                        "({}) Sending/queueing gratuitous ARPs on {} for {}",
+                        "({}) Sending/queueing {what} on {} for {}",
                         self.spec.name,
                         self.spec.socket.ifname,
                         names.join(" ")
