@@ -456,12 +456,9 @@ fn run<C: IpvsClient>(mut state: LvsState<C>, rx: mpsc::Receiver<Cmd>) {
                 state.repair();
                 interval = REPAIR_INTERVAL.max(t.elapsed() * 10);
             }
-            // The daemon went away without a stop: release as keepalived
-            // does on an ordinary exit.
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                state.stop(false);
-                return;
-            }
+            // The daemon went away without asking for a stop (it cannot
+            // know about -I then): leave the table serving.
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
     }
 }

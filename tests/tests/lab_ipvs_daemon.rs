@@ -1,0 +1,416 @@
+//! The daemon's LVS side on a real IPVS kernel (the VM lab): keepalived-rs
+//! programs the `virtual_server` blocks of `fixtures/ipvs-daemon/start.conf`
+//! (DR rr, NAT wlc with persistence, fwmark sh, IPv6, a group range), repairs
+//! drift, reloads applying only the difference (counted with the kprobes of
+//! `tests/src/vm.rs`), survives a broken reload, and at stop removes its
+//! services but not an operator's own. keepalived 2.2.7 runs first in the
+//! same boot on the same configs as the oracle.
+//!
+//! One boot (`fixtures/ipvs-daemon/scenario.sh`) serves every test here;
+//! each asserts its part.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use testlab::vm::{parse_ipvsadm_ln, InitramfsBuilder, IpvsadmService, Kernel, Scenario, VmOutput};
+use testlab::{lab_guard, Need};
+
+const NEEDS: &[Need] = &[
+    Need::Program("qemu-system-x86_64"),
+    Need::VmKernel,
+    Need::Program("busybox"),
+    Need::Program("ip"),
+    Need::Program("ipvsadm"),
+    Need::Program("ldd"),
+    Need::Program("keepalived"),
+];
+
+fn fixture(name: &str) -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/ipvs-daemon")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The one boot, shared by the tests below.
+fn run() -> &'static VmOutput {
+    static OUT: OnceLock<Result<VmOutput, String>> = OnceLock::new();
+    let out = OUT.get_or_init(|| {
+        let ours = testlab::confgen::run::our_binary()?;
+        let image = Kernel::cached()
+            .and_then(|k| {
+                InitramfsBuilder::new(k)
+                    .program("keepalived")?
+                    .program_as(ours, "/usr/sbin/keepalived-rs")
+                    .build()
+            })
+            .map_err(|e| format!("building the image: {e}"))?;
+        let scenario = Scenario::new(fixture("scenario.sh"))
+            .file("/etc/keepalived/start.conf", fixture("start.conf"), 0o644)
+            .file("/etc/keepalived/reload.conf", fixture("reload.conf"), 0o644)
+            .file("/etc/keepalived/broken.conf", fixture("broken.conf"), 0o644)
+            .env("KR_ORACLE", "yes")
+            .env(
+                "KR_CMD",
+                "keepalived-rs -n -l -e -p /run/kr.pid -r /run/kr-vrrp.pid -c /run/kr-check.pid",
+            )
+            .timeout(Duration::from_secs(600));
+        let start = Instant::now();
+        let out = image.run(&scenario).map_err(|e| e.to_string())?;
+        eprintln!(
+            "VM run ipvs-daemon: {:?} wall; guest uptime {}s at scenario start, {}s at end",
+            start.elapsed(),
+            out.value("uptime.scenario-start").unwrap_or("?"),
+            out.value("uptime.scenario-end").unwrap_or("?"),
+        );
+        Ok(out)
+    });
+    match out {
+        Ok(o) => o,
+        Err(e) => panic!("VM scenario ipvs-daemon failed: {e}"),
+    }
+}
+
+fn text(out: &VmOutput, key: &str) -> String {
+    out.text(key)
+        .unwrap_or_else(|e| panic!("{key}: {e}\n{}", out.console_tail(40)))
+}
+
+fn value<'a>(out: &'a VmOutput, key: &str) -> &'a str {
+    out.value(key)
+        .unwrap_or_else(|e| panic!("{key}: {e}\n{}", out.console_tail(40)))
+}
+
+/// A table as comparable data: services sorted, destinations as
+/// (address, forward, weight) sorted; connection counts left out.
+type Table = Vec<(String, String, String, String, Vec<(String, String, i64)>)>;
+
+fn table_of(services: &[IpvsadmService]) -> Table {
+    let mut t: Table = services
+        .iter()
+        .map(|s| {
+            let mut d: Vec<_> = s
+                .destinations
+                .iter()
+                .map(|d| (d.address.clone(), d.forward.clone(), d.weight))
+                .collect();
+            d.sort();
+            (
+                s.protocol.clone(),
+                s.address.clone(),
+                s.scheduler.clone(),
+                s.flags.join(" "),
+                d,
+            )
+        })
+        .collect();
+    t.sort();
+    t
+}
+
+fn table(out: &VmOutput, key: &str) -> Table {
+    let t = text(out, key);
+    table_of(&parse_ipvsadm_ln(&t).unwrap_or_else(|e| panic!("{key}: {e}\n{t}")))
+}
+
+fn svc(proto: &str, addr: &str, sched: &str, flags: &str, dests: &[(&str, &str, i64)]) -> Table {
+    let mut d: Vec<_> = dests
+        .iter()
+        .map(|(a, f, w)| (a.to_string(), f.to_string(), *w))
+        .collect();
+    d.sort();
+    vec![(proto.into(), addr.into(), sched.into(), flags.into(), d)]
+}
+
+/// What start.conf asks for, plus the foreign service.
+fn expected_start() -> Table {
+    let mut t: Table = [
+        svc(
+            "TCP",
+            "10.0.0.100:80",
+            "rr",
+            "",
+            &[
+                ("10.0.0.11:80", "Route", 1),
+                ("10.0.0.12:80", "Route", 2),
+                ("10.0.0.13:80", "Route", 3),
+            ],
+        ),
+        svc(
+            "TCP",
+            "10.0.0.101:8080",
+            "wlc",
+            "persistent 600",
+            &[("10.0.0.21:80", "Masq", 1), ("10.0.0.22:80", "Masq", 1)],
+        ),
+        svc(
+            "FWM",
+            "5",
+            "sh",
+            "",
+            &[("10.0.0.31:0", "Route", 1), ("10.0.0.32:0", "Route", 1)],
+        ),
+        svc(
+            "TCP",
+            "[fd00::100]:443",
+            "rr",
+            "",
+            &[("[fd00::11]:443", "Route", 1)],
+        ),
+        svc(
+            "TCP",
+            "10.0.0.110:8443",
+            "rr",
+            "",
+            &[("10.0.0.41:8443", "Route", 1)],
+        ),
+        svc(
+            "TCP",
+            "10.0.0.111:8443",
+            "rr",
+            "",
+            &[("10.0.0.41:8443", "Route", 1)],
+        ),
+        svc(
+            "TCP",
+            "10.0.0.112:8443",
+            "rr",
+            "",
+            &[("10.0.0.41:8443", "Route", 1)],
+        ),
+        svc("TCP", "10.0.0.200:22", "rr", "", &[]),
+    ]
+    .concat();
+    t.sort();
+    t
+}
+
+/// reload.conf: 10.0.0.13 gone, 10.0.0.22 weight 4, UDP 10.0.0.102:53 added.
+fn expected_reloaded() -> Table {
+    let mut t: Table = expected_start()
+        .into_iter()
+        .map(|mut s| {
+            s.4.retain(|d| d.0 != "10.0.0.13:80");
+            for d in &mut s.4 {
+                if d.0 == "10.0.0.22:80" {
+                    d.2 = 4;
+                }
+            }
+            s
+        })
+        .collect();
+    t.extend(svc(
+        "UDP",
+        "10.0.0.102:53",
+        "rr",
+        "",
+        &[("10.0.0.51:53", "Route", 1)],
+    ));
+    t.sort();
+    t
+}
+
+/// IPVS operations counted under `prefix` (`kr.trace.reload.` ...), the
+/// non-zero ones. `ip_vs_new_dest` is left out: whether an added
+/// destination is allocated or recycled from the kernel's trash depends on
+/// what keepalived's run just before deleted and on the trash timer;
+/// `ip_vs_add_dest` counts every addition either way.
+fn ops(out: &VmOutput, prefix: &str) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for (k, v) in &out.values {
+        if let Some(f) = k.strip_prefix(prefix) {
+            let n: u64 = v
+                .last()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| panic!("{k} = {v:?}"));
+            if n > 0 && f != "ip_vs_new_dest" {
+                m.insert(f.to_string(), n);
+            }
+        }
+    }
+    assert!(
+        out.values.keys().any(|k| k.starts_with(prefix)),
+        "no counters under {prefix}"
+    );
+    m
+}
+
+fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+/// Conns of service `addr` in `ipvsadm -Ln --stats --exact`.
+fn conns(out: &VmOutput, key: &str, addr: &str) -> u64 {
+    let t = text(out, key);
+    t.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|w| w.len() >= 3 && w[1] == addr && w[0] != "->")
+        .and_then(|w| w[2].parse().ok())
+        .unwrap_or_else(|| panic!("{key}: no service {addr}\n{t}"))
+}
+
+fn log(out: &VmOutput) -> String {
+    text(out, "kr.log")
+}
+
+#[test]
+fn ipvs_daemon_start_table() {
+    if !lab_guard("ipvs_daemon_start_table", NEEDS) {
+        return;
+    }
+    let out = run();
+    assert_eq!(value(out, "kr.up"), "yes", "{}", log(out));
+    assert_eq!(table(out, "kr.ipvsadm"), expected_start(), "{}", log(out));
+    // lvs_timeouts tcp 900 tcpfin 30 udp 120 (reset to 100 10 50 before).
+    let timeouts = text(out, "kr.timeout");
+    assert_eq!(
+        timeouts.split_whitespace().collect::<Vec<_>>(),
+        ["Timeout", "(tcp", "tcpfin", "udp):", "900", "30", "120"],
+        "{timeouts}"
+    );
+    // --persistent-conn lists the persistent service as persistent.
+    let persist = text(out, "kr.persist");
+    assert!(
+        persist
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["TCP", "10.0.0.101:8080", "wlc", "persistent", "600"]),
+        "{persist}"
+    );
+    // Start: one add per service and destination, nothing edited or removed.
+    assert_eq!(
+        ops(out, "kr.trace.start."),
+        counts(&[("ip_vs_add_service", 7), ("ip_vs_add_dest", 11)]),
+        "{}",
+        log(out)
+    );
+}
+
+#[test]
+fn ipvs_daemon_matches_keepalived() {
+    if !lab_guard("ipvs_daemon_matches_keepalived", NEEDS) {
+        return;
+    }
+    let out = run();
+    let ka_log = text(out, "ka.log");
+    assert_eq!(value(out, "ka.up"), "yes", "{ka_log}");
+    assert_eq!(table(out, "ka.ipvsadm"), expected_start(), "{ka_log}");
+    assert_eq!(table(out, "kr.ipvsadm"), table(out, "ka.ipvsadm"));
+    assert_eq!(text(out, "kr.timeout"), text(out, "ka.timeout"));
+    assert_eq!(
+        table(out, "kr.ipvsadm-reloaded"),
+        table(out, "ka.ipvsadm-reloaded")
+    );
+    // keepalived's start and reload do the same kernel operations as ours.
+    // (keepalived's start may recycle destinations it never had: it runs
+    // first, so its counts are taken as they are.)
+    assert_eq!(
+        ops(out, "kr.trace.reload."),
+        ops(out, "ka.trace.reload."),
+        "ours vs keepalived 2.2.7 on reload"
+    );
+    assert_eq!(
+        table(out, "ka.ipvsadm-after-stop"),
+        svc("TCP", "10.0.0.200:22", "rr", "", &[]),
+        "keepalived leaves the foreign service:\n{ka_log}"
+    );
+}
+
+#[test]
+fn ipvs_daemon_reload_applies_only_the_difference() {
+    if !lab_guard("ipvs_daemon_reload_applies_only_the_difference", NEEDS) {
+        return;
+    }
+    let out = run();
+    assert_eq!(
+        table(out, "kr.ipvsadm-reloaded"),
+        expected_reloaded(),
+        "{}",
+        log(out)
+    );
+    // One destination deleted, one edited, one service with its destination
+    // added: no unchanged service or destination deleted and re-added.
+    assert_eq!(
+        ops(out, "kr.trace.reload."),
+        counts(&[
+            ("__ip_vs_del_dest", 1),
+            ("ip_vs_add_dest", 1),
+            ("ip_vs_add_service", 1),
+            ("ip_vs_del_dest", 1),
+            ("ip_vs_edit_dest", 1),
+        ]),
+        "{}",
+        log(out)
+    );
+    // The unchanged service kept its counters.
+    let before = conns(out, "kr.stats-before", "10.0.0.100:80");
+    assert!(before > 0, "{}", text(out, "kr.stats-before"));
+    assert_eq!(conns(out, "kr.stats-reloaded", "10.0.0.100:80"), before);
+}
+
+#[test]
+fn ipvs_daemon_broken_reload_keeps_the_table() {
+    if !lab_guard("ipvs_daemon_broken_reload_keeps_the_table", NEEDS) {
+        return;
+    }
+    let out = run();
+    let l = log(out);
+    assert_eq!(value(out, "kr.alive-broken"), "yes", "{l}");
+    assert_eq!(ops(out, "kr.trace.broken."), counts(&[]), "{l}");
+    assert_eq!(table(out, "kr.ipvsadm-broken"), expected_reloaded(), "{l}");
+    assert!(
+        l.contains("Config files missing") && l.contains("keeping the running configuration"),
+        "the reload failure is logged with its diagnostics:\n{l}"
+    );
+}
+
+#[test]
+fn ipvs_daemon_repairs_drift() {
+    if !lab_guard("ipvs_daemon_repairs_drift", NEEDS) {
+        return;
+    }
+    let out = run();
+    let l = log(out);
+    assert_eq!(value(out, "kr.drift-repaired"), "yes", "{l}");
+    assert_eq!(table(out, "kr.ipvsadm-drift"), expected_start(), "{l}");
+    // The counters see the test's own ipvsadm too: -D of the service
+    // (unlink, its 3 destinations), -d of one destination, -e of one weight.
+    // Ours on top: the service and its 3 destinations added, the deleted
+    // destination added, the weight edited back. Nothing else recreated.
+    assert_eq!(
+        ops(out, "kr.trace.drift."),
+        counts(&[
+            ("ip_vs_unlink_service", 1),
+            ("__ip_vs_del_dest", 3 + 1),
+            ("ip_vs_del_dest", 1),
+            ("ip_vs_edit_dest", 1 + 1),
+            ("ip_vs_add_service", 1),
+            ("ip_vs_add_dest", 3 + 1),
+        ]),
+        "{l}"
+    );
+    // A table that equals the configuration is left alone by the periodic
+    // pass (nothing but the test's own traffic happened meanwhile).
+    assert_eq!(ops(out, "kr.trace.traffic."), counts(&[]), "{l}");
+}
+
+#[test]
+fn ipvs_daemon_stop_removes_only_its_services() {
+    if !lab_guard("ipvs_daemon_stop_removes_only_its_services", NEEDS) {
+        return;
+    }
+    let out = run();
+    let l = log(out);
+    assert_eq!(value(out, "kr.stopped"), "term", "{l}");
+    assert_eq!(
+        table(out, "kr.ipvsadm-after-stop"),
+        svc("TCP", "10.0.0.200:22", "rr", "", &[]),
+        "{l}"
+    );
+    // keepalived's default: each destination, then each service (8
+    // services with 11 destinations after the reload).
+    let stop = ops(out, "kr.trace.stop.");
+    assert_eq!(stop.get("ip_vs_unlink_service"), Some(&8), "{stop:?}");
+    assert_eq!(stop.get("ip_vs_del_dest"), Some(&11), "{stop:?}");
+}
