@@ -588,7 +588,11 @@ impl InstanceTask {
                 }
             }
             Action::Notify { state, priority } => self.notify(state, priority),
-            Action::NotifyMasterRxLowerPri { .. } => {}
+            Action::NotifyMasterRxLowerPri { .. } => {
+                if let Some(c) = &self.spec.notify.master_rx_lower_pri {
+                    notify::spawn(c);
+                }
+            }
             Action::Log(line) => info!("{line}"),
         }
         if self.fsm.state() != State::Master {

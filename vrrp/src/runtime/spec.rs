@@ -52,6 +52,7 @@ pub struct NotifyCmds {
     pub fault: Option<NotifyCmd>,
     pub stop: Option<NotifyCmd>,
     pub generic: Option<NotifyCmd>,
+    pub master_rx_lower_pri: Option<NotifyCmd>,
 }
 
 /// Everything one instance's task needs.
@@ -341,6 +342,7 @@ impl InstanceSpec {
             fault: script(&cfg.notify.fault),
             stop: script(&cfg.notify.stop),
             generic: script(&cfg.notify.generic),
+            master_rx_lower_pri: script(&cfg.notify.master_rx_lower_pri),
         };
         Ok(InstanceSpec {
             name,
