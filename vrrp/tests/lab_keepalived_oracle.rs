@@ -602,8 +602,11 @@ fn keepalived_elections_match_our_state_machine() {
         (3.0, 3, 255),
         (4.0, 3, 255),
     ];
-    for t in 0..10 {
-        events.push((f64::from(t), 1, 100));
+    // VI_B: a lower master it ignores, then answers once master. No advert
+    // near its takeover (3.41 s after keepalived's start, which precedes
+    // our t0 by an unknown fraction of a second).
+    for t in [0.0, 1.0, 2.0, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5] {
+        events.push((t, 1, 100));
     }
     for t in 0..6 {
         events.push((f64::from(t), 2, 50));
