@@ -228,6 +228,10 @@ pub enum Dispatch {
     OpenValues(ValuesRef),
     /// Skip the block that follows, unread (keepalived's `skip_block`).
     Skip,
+    /// Skip the block that follows if it starts with `{`; otherwise the
+    /// following lines are read by this frame, whose result is dropped
+    /// (keepalived still enters the sub-level when the `{` is missing).
+    SkipOr(Box<dyn Frame>),
     Unknown,
 }
 
@@ -352,6 +356,10 @@ pub struct Cx<'a> {
     /// Set once a "missing a parameter" error was reported: keepalived exits
     /// at once with status 2 (reference 1.9), so validation is skipped.
     pub missing_parameter: bool,
+    /// Each top-level statement: (diagnostics count before it, its logical
+    /// line index). Used to reproduce what keepalived's other processes
+    /// skip (see `parse::unterminated_for_others`).
+    pub top_marks: Vec<(usize, usize)>,
     not_acted_seen: HashSet<&'static str>,
     /// Names defined so far, by kind ("vrrp_script", "track_file", ...):
     /// keepalived resolves references against what was defined earlier in
@@ -366,6 +374,7 @@ impl<'a> Cx<'a> {
             diags,
             opts,
             missing_parameter: false,
+            top_marks: Vec::new(),
             not_acted_seen: HashSet::new(),
             defined: HashMap::new(),
             counters: HashMap::new(),
@@ -403,6 +412,13 @@ impl<'a> Cx<'a> {
     /// without reading it (`skip_block`).
     pub fn skip_block(&mut self) -> Dispatch {
         Dispatch::Skip
+    }
+
+    /// Like [`Cx::skip_block`], but when no `{` follows, the lines are read
+    /// by a throw-away block of type `C` (keepalived 2.2.7 then runs the
+    /// block's handlers on whatever object came last).
+    pub fn skip_block_or<C: Block>(&mut self, state: C) -> Dispatch {
+        Dispatch::SkipOr(Box::new(TableFrame::<C, ()>::new(state, None)))
     }
 
     /// Open a child keyword block; `sink` stores it into the parent state

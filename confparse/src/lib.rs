@@ -128,15 +128,39 @@ pub fn check_lines(
         None,
     ));
     let mut top = parse::walk(lines, top, &mut cx);
+    let hidden = parse::unterminated_for_others(lines, &cx.top_marks);
     let conf = top
         .state_for(std::any::TypeId::of::<global::ConfB>())
         .and_then(|a| a.downcast_mut::<global::ConfB>())
         .map(std::mem::take)
         .unwrap_or_default();
+    let mut conf = conf;
+    if let Some((m, owner)) = hidden {
+        hide_from_other_processes(lines, &mut cx, &mut conf, m, owner);
+    }
     let model = validate::finish(conf, &mut cx);
     let missing = cx.missing_parameter;
     if let Some(ns) = model.top.net_namespace.as_deref() {
-        if opts.check_namespaces && !missing && !Path::new("/run/netns").join(ns).exists() {
+        if opts.check_namespaces && !Path::new("/run/netns").join(ns).exists() {
+            // Only the parent parsed: a missing parameter outside what it
+            // reads (global_defs and the top-level scalars) never stops it.
+            let marks = cx.top_marks.clone();
+            let mut parent_missing = false;
+            for (k, &(d0, li)) in marks.iter().enumerate() {
+                let d1 = marks
+                    .get(k + 1)
+                    .map(|x| x.0)
+                    .unwrap_or(diagnostics.items.len());
+                let parent = lines.get(li).and_then(|l| parse::owner_of(l.keyword())) == Some(0);
+                for d in diagnostics.items.iter().take(d1).skip(d0) {
+                    if d.class == Some(ErrClass::MissingParameter) && parent {
+                        parent_missing = true;
+                    }
+                }
+            }
+            if parent_missing {
+                return None;
+            }
             // keepalived 2.2.7 (main.c): the parent cannot enter the
             // namespace and exits with status 0 before any process
             // validates; only the parent's parse messages were printed
@@ -169,6 +193,56 @@ pub fn check_lines(
         return None;
     }
     Some(model)
+}
+
+/// A top-level block of process `owner` (see `parse::owner_of`) starting
+/// at top mark `m` is never closed: keepalived's other processes skip
+/// everything after its `{`. What they would have reported there cannot
+/// count: a missing parameter in their blocks does not stop keepalived, and
+/// the VRRP objects defined there do not exist for the VRRP process.
+fn hide_from_other_processes(
+    lines: &[lexer::LogicalLine],
+    cx: &mut keywords::Cx,
+    conf: &mut global::ConfB,
+    m: usize,
+    owner: u8,
+) {
+    let marks = cx.top_marks.clone();
+    let Some(&(from_diag, from_line)) = marks.get(m) else {
+        return;
+    };
+    let start = lines.get(from_line).map(|l| l.span);
+    // Diagnostics pushed while reading each later top-level statement.
+    for (k, &(d0, li)) in marks.iter().enumerate().skip(m + 1) {
+        let p = lines.get(li).and_then(|l| parse::owner_of(l.keyword()));
+        if p.is_none() || p == Some(owner) {
+            continue;
+        }
+        let d1 = marks
+            .get(k + 1)
+            .map(|x| x.0)
+            .unwrap_or(cx.diags.items.len());
+        for d in cx.diags.items.iter_mut().take(d1).skip(d0.max(from_diag)) {
+            if d.class == Some(ErrClass::MissingParameter) {
+                d.class = None;
+                d.hint =
+                    Some("keepalived never reads this: an earlier block is not closed".to_string());
+            }
+        }
+    }
+    cx.missing_parameter = cx
+        .diags
+        .items
+        .iter()
+        .any(|d| d.class == Some(ErrClass::MissingParameter));
+    if owner != 1 {
+        if let Some(s) = start {
+            let after = |sp: &Span| sp.file == s.file && sp.line > s.line;
+            conf.vrrp.instances.retain(|i| !after(&i.span));
+            conf.vrrp.scripts.retain(|i| !after(&i.span));
+            conf.vrrp.sync_groups.retain(|i| !after(&i.span));
+        }
+    }
 }
 
 /// Load the configuration for running: the model and its (non-fatal)

@@ -32,6 +32,7 @@ enum Level {
     /// A rejected block being skipped unread; `depth` 0 = its `{` not seen.
     Skip {
         depth: usize,
+        fallback: Option<Box<dyn Frame>>,
     },
 }
 
@@ -44,7 +45,7 @@ pub fn walk(lines: &[LogicalLine], top: Box<dyn Frame>, cx: &mut Cx) -> Box<dyn 
         need_bob: false,
     }];
     let mut depth: usize = 0;
-    for line in lines {
+    for (idx, line) in lines.iter().enumerate() {
         if line.words.is_empty() {
             continue;
         }
@@ -65,14 +66,23 @@ pub fn walk(lines: &[LogicalLine], top: Box<dyn Frame>, cx: &mut Cx) -> Box<dyn 
                 depth -= 1;
             }
         }
-        if let Some(Level::Skip { depth }) = stack.last_mut() {
+        if let Some(Level::Skip { depth, .. }) = stack.last_mut() {
             if *depth == 0 {
                 if is_open {
                     *depth = 1;
                     continue;
                 }
-                // No `{` after the rejected keyword: nothing to skip.
-                stack.pop();
+                // No `{` after the rejected keyword: nothing to skip; with
+                // a fallback frame the lines are read inside it.
+                if let Some(Level::Skip {
+                    fallback: Some(f), ..
+                }) = stack.pop()
+                {
+                    stack.push(Level::Keywords {
+                        frame: f,
+                        need_bob: true,
+                    });
+                }
             } else {
                 if is_open {
                     *depth += 1;
@@ -138,9 +148,19 @@ pub fn walk(lines: &[LogicalLine], top: Box<dyn Frame>, cx: &mut Cx) -> Box<dyn 
                     close_top(&mut stack, cx);
                     continue;
                 }
+                if level == 0 {
+                    cx.top_marks.push((cx.diags.items.len(), idx));
+                }
                 match frame.keyword(cx, line) {
                     Dispatch::Done => {}
-                    Dispatch::Skip => stack.push(Level::Skip { depth: 0 }),
+                    Dispatch::Skip => stack.push(Level::Skip {
+                        depth: 0,
+                        fallback: None,
+                    }),
+                    Dispatch::SkipOr(f) => stack.push(Level::Skip {
+                        depth: 0,
+                        fallback: Some(f),
+                    }),
                     Dispatch::Open(child) => stack.push(Level::Keywords {
                         frame: child,
                         need_bob: true,
@@ -241,4 +261,70 @@ fn unreachable_top() -> Box<dyn Frame> {
         }
     }
     Box::new(Empty)
+}
+
+/// Which keepalived process reads a top-level keyword: the parent reads
+/// `global_defs` and the top-level scalars, the checker process the LVS
+/// blocks, the BFD process `bfd_instance`, the VRRP process the rest.
+/// `None` for keywords no process knows.
+pub fn owner_of(kw: &str) -> Option<u8> {
+    match kw {
+        "global_defs"
+        | "net_namespace"
+        | "net_namespace_ipvs"
+        | "namespace_with_ipsets"
+        | "instance"
+        | "use_pid_dir"
+        | "child_wait_time"
+        | "linkbeat_use_polling" => Some(0),
+        "virtual_server" | "virtual_server_group" | "SSL" => Some(2),
+        "bfd_instance" => Some(3),
+        "vrrp_instance"
+        | "vrrp_script"
+        | "vrrp_sync_group"
+        | "track_file"
+        | "vrrp_track_file"
+        | "vrrp_track_process"
+        | "track_group"
+        | "garp_group"
+        | "static_ipaddress"
+        | "static_routes"
+        | "static_rules"
+        | "linkbeat_interfaces"
+        | "interface_up_down_delays" => Some(1),
+        _ => None,
+    }
+}
+
+/// keepalived parses the file once per process, and each process skips
+/// the blocks of the others by counting braces from their `{`
+/// (lib/parser.c `skip_sublevel`). A block whose `{` has no matching `}`
+/// therefore hides the rest of the file from every other process. Returns
+/// the first such top-level statement: (index into `cx.top_marks`, owner).
+pub fn unterminated_for_others(
+    lines: &[LogicalLine],
+    marks: &[(usize, usize)],
+) -> Option<(usize, u8)> {
+    // Match braces over the whole input in one pass.
+    let mut closed = vec![false; lines.len()];
+    let mut open: Vec<usize> = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.is_open() {
+            open.push(i);
+        } else if l.is_close() {
+            if let Some(o) = open.pop() {
+                closed[o] = true;
+            }
+        }
+    }
+    for (m, &(_, idx)) in marks.iter().enumerate() {
+        let Some(owner) = lines.get(idx).and_then(|l| owner_of(l.keyword())) else {
+            continue;
+        };
+        let next = idx + 1;
+        if lines.get(next).is_some_and(|l| l.is_open()) && !closed[next] {
+            return Some((m, owner));
+        }
+    }
+    None
 }

@@ -219,11 +219,12 @@ fn block_name<'l>(
 pub fn open_instance(s: &mut ConfB, cx: &mut Cx, l: &LogicalLine) -> Dispatch {
     let _ = s;
     let Some(w) = block_name(cx, l, true, "vrrp_instance must have a name") else {
-        return cx.skip_block();
+        // keepalived's handlers then work on no instance: "(null)".
+        return cx.skip_block_or(InstB::new("(null)".to_string(), l.span));
     };
     if !cx.define(K_INSTANCE, &w.text) {
         cx.general(w.span, format!("vrrp instance {} already defined", w.text));
-        return cx.skip_block();
+        return cx.skip_block_or(InstB::new(w.text.clone(), l.span));
     }
     cx.open(
         InstB::new(w.text.clone(), l.span),
@@ -1480,7 +1481,9 @@ pub fn parse_route(cx: &mut Cx, l: &LogicalLine, static_route: bool) -> Option<R
         }
         if ROUTE_VALUE_OPTS.contains(&t) {
             let Some(v) = l.words.get(i + 1) else {
-                cx.general(w.span, format!("Route option {t} is missing a value"));
+                // vrrp_iproute.c reads the value with strvec_slot: a
+                // missing one stops keepalived (observed: status 2).
+                cx.missing_param(l, i + 1);
                 return None;
             };
             match t {
@@ -1639,7 +1642,7 @@ pub fn parse_rule(cx: &mut Cx, l: &LogicalLine, static_rule: bool) -> Option<Rul
             continue;
         }
         let Some(v) = l.words.get(i + 1) else {
-            cx.general(w.span, format!("Rule option {t} is missing a value"));
+            cx.missing_param(l, i + 1);
             return None;
         };
         match t {
