@@ -8,7 +8,7 @@
 //! - `{"at": 1.5, "advert": {"src": "10.0.0.2", "priority": 150}}`: an advert
 //!   that is built from the instance's own configuration, encoded as a real
 //!   packet (`mutate` spoils it: `ttl`, `version`, `vrid`, `type`, `adver_int`,
-//!   `pass`, `vips`, `checksum`, `truncate`, `dst`, `auth_type`) and passed
+//!   `pass`, `vips`, `checksum`, `truncate`, `dst`, `auth_type`, `as_v3`) and passed
 //!   through the receive checks before the state machine;
 //! - `{"until": 10}`: let time run to 10 s, firing every timer due on the way.
 //!
@@ -171,6 +171,9 @@ struct Mutate {
     checksum: bool,
     truncate: Option<usize>,
     dst: Option<IpAddr>,
+    /// Send a well-formed VRRPv3 advert (interval 1 s) instead.
+    #[serde(default)]
+    as_v3: bool,
 }
 
 fn build_packet(cfg: &InstanceCfg, a: &AdvertIn) -> (Vec<u8>, Option<Ipv6Meta>) {
@@ -191,6 +194,12 @@ fn build_packet(cfg: &InstanceCfg, a: &AdvertIn) -> (Vec<u8>, Option<Ipv6Meta>) 
     }
     if let Some(p) = &m.pass {
         adv.auth_data = auth::pass_bytes(p);
+    }
+    if m.as_v3 {
+        adv.version = Version::V3;
+        adv.adver_int = 100;
+        adv.auth_type = vrrp::packet::AuthType::None;
+        adv.auth_data = [0; 8];
     }
     let dst = m
         .dst
@@ -496,83 +505,34 @@ fn run_scenario(file: &str) {
 }
 
 // One line per scenario.
-#[test]
-fn s01_startup_to_master() {
-    run_scenario("01-startup-to-master.jsonl");
+macro_rules! scenarios {
+    ($($test:ident => $file:literal,)*) => {
+        $(#[test]
+        fn $test() {
+            run_scenario($file);
+        })*
+    };
 }
-#[test]
-fn s02_backup_with_higher_master() {
-    run_scenario("02-backup-with-higher-master.jsonl");
-}
-#[test]
-fn s03_preemption() {
-    run_scenario("03-preemption.jsonl");
-}
-#[test]
-fn s04_nopreempt() {
-    run_scenario("04-nopreempt.jsonl");
-}
-#[test]
-fn s05_preempt_delay() {
-    run_scenario("05-preempt-delay.jsonl");
-}
-#[test]
-fn s06_priority0_resignation() {
-    run_scenario("06-priority0-resignation.jsonl");
-}
-#[test]
-fn s07_equal_priority_tiebreak() {
-    run_scenario("07-equal-priority-tiebreak.jsonl");
-}
-#[test]
-fn s08_lower_priority_at_master() {
-    run_scenario("08-lower-priority-at-master.jsonl");
-}
-#[test]
-fn s09_fault_and_recovery() {
-    run_scenario("09-fault-and-recovery.jsonl");
-}
-#[test]
-fn s10_v3_interval_learning() {
-    run_scenario("10-v3-interval-learning.jsonl");
-}
-#[test]
-fn s11_invalid_packets_ignored() {
-    run_scenario("11-invalid-packets-ignored.jsonl");
-}
-#[test]
-fn s12_owner_starts_master() {
-    run_scenario("12-owner-starts-master.jsonl");
-}
-#[test]
-fn s13_both_owners() {
-    run_scenario("13-both-owners.jsonl");
-}
-#[test]
-fn s14_master_flood_keeps_schedule() {
-    run_scenario("14-master-flood-keeps-schedule.jsonl");
-}
-#[test]
-fn s15_tracking_priority() {
-    run_scenario("15-tracking-priority.jsonl");
-}
-#[test]
-fn s16_v3_ipv6() {
-    run_scenario("16-v3-ipv6.jsonl");
-}
-#[test]
-fn s17_garp_refresh() {
-    run_scenario("17-garp-refresh.jsonl");
-}
-#[test]
-fn s18_unicast_checks() {
-    run_scenario("18-unicast-checks.jsonl");
-}
-#[test]
-fn s19_min_garp_and_advert_options() {
-    run_scenario("19-min-garp-and-advert-options.jsonl");
-}
-#[test]
-fn s20_pass_auth() {
-    run_scenario("20-pass-auth.jsonl");
+
+scenarios! {
+    s01_startup_to_master => "01-startup-to-master.jsonl",
+    s02_backup_with_higher_master => "02-backup-with-higher-master.jsonl",
+    s03_preemption => "03-preemption.jsonl",
+    s04_nopreempt => "04-nopreempt.jsonl",
+    s05_preempt_delay => "05-preempt-delay.jsonl",
+    s06_priority0_resignation => "06-priority0-resignation.jsonl",
+    s07_equal_priority_tiebreak => "07-equal-priority-tiebreak.jsonl",
+    s08_lower_priority_at_master => "08-lower-priority-at-master.jsonl",
+    s09_fault_and_recovery => "09-fault-and-recovery.jsonl",
+    s10_v3_interval_learning => "10-v3-interval-learning.jsonl",
+    s11_invalid_packets_ignored => "11-invalid-packets-ignored.jsonl",
+    s12_owner_starts_master => "12-owner-starts-master.jsonl",
+    s13_both_owners => "13-both-owners.jsonl",
+    s14_master_flood_keeps_schedule => "14-master-flood-keeps-schedule.jsonl",
+    s15_tracking_priority => "15-tracking-priority.jsonl",
+    s16_v3_ipv6 => "16-v3-ipv6.jsonl",
+    s17_garp_refresh => "17-garp-refresh.jsonl",
+    s18_unicast_checks => "18-unicast-checks.jsonl",
+    s19_min_garp_and_advert_options => "19-min-garp-and-advert-options.jsonl",
+    s20_pass_auth => "20-pass-auth.jsonl",
 }
