@@ -283,6 +283,24 @@ fn keep(s: &mut GlobalB, _cx: &mut Cx, l: &LogicalLine) {
     s.0.other.push(raw(l));
 }
 
+/// A kept keyword whose handler reads word 1 unconditionally (keepalived
+/// exits with status 2 when it is missing).
+fn keep_arg(s: &mut GlobalB, cx: &mut Cx, l: &LogicalLine) {
+    if cx.arg(l, 1).is_some() {
+        keep(s, cx, l);
+    }
+}
+
+/// A kept keyword that keepalived rejects with `msg` (GENERAL_ERROR) when
+/// it has no value.
+fn keep_or(s: &mut GlobalB, cx: &mut Cx, l: &LogicalLine, msg: &str) {
+    if l.words.len() < 2 {
+        cx.general(l.span, msg.to_string());
+        return;
+    }
+    keep(s, cx, l);
+}
+
 /// Same, checking keepalived's "nice" priority range first.
 fn keep_nice(s: &mut GlobalB, cx: &mut Cx, l: &LogicalLine) {
     if let Some(w) = l.words.get(1) {
@@ -459,8 +477,9 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
         }
     })
     .not_acted("no e-mail is sent"),
-    KG::set("smtp_helo_name", "NAME", |s, cx, l| {
-        if let Some(w) = cx.arg(l, 1) {
+    KG::set("smtp_helo_name", "NAME", |s, _cx, l| {
+        // global_parser.c: without a name the keyword is ignored.
+        if let Some(w) = l.words.get(1) {
             s.0.smtp_helo_name = Some(w.text.clone());
         }
     })
@@ -693,16 +712,19 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
         }
     })
     .tier(Tier::T3),
-    KG::set("vrrp_iptables", "[IN [OUT]]", |s, _cx, l| {
+    KG::set("vrrp_iptables", "[IN [OUT]]", |s, cx, l| {
+        // keepalived 2.2.7 as packaged is built with nftables only.
+        cx.general(
+            l.span,
+            "iptables not supported, using nftables instead. Please replace 'vrrp_iptables and 'vrrp_ipsets' with 'nftables' config option",
+        );
         s.0.vrrp_iptables = Some(l.words.iter().skip(1).map(|w| w.text.clone()).collect());
     })
     .tier(Tier::T3)
     .not_acted("no firewall rules are installed"),
-    KG::set("vrrp_ipsets", "[NAMES…]", |s, _cx, l| {
-        s.0.vrrp_ipsets = Some(l.words.iter().skip(1).map(|w| w.text.clone()).collect());
-    })
-    .tier(Tier::T3)
-    .not_acted("no ipsets are maintained"),
+    // vrrp_ipsets: an unknown keyword in keepalived 2.2.7 built with
+    // nftables only (observed), so it is not in this table.
+
     KG::set("nftables", "[TABLE]", |s, _cx, l| {
         s.0.nftables = Some(
             l.words
@@ -713,7 +735,7 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
     })
     .tier(Tier::T3)
     .not_acted("no nftables rules are installed"),
-    KG::set("nftables_priority", "N", keep)
+    KG::set("nftables_priority", "N", keep_arg)
         .tier(Tier::T3)
         .not_acted("no nftables rules are installed"),
     KG::set("nftables_ifindex", "", keep)
@@ -725,10 +747,10 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
     KG::set("nftables_ipvs", "[TABLE]", keep)
         .tier(Tier::T3)
         .not_acted("no nftables rules are installed"),
-    KG::set("nftables_ipvs_priority", "N", keep)
+    KG::set("nftables_ipvs_priority", "N", keep_arg)
         .tier(Tier::T3)
         .not_acted("no nftables rules are installed"),
-    KG::set("nftables_ipvs_start_fwmark", "N", keep)
+    KG::set("nftables_ipvs_start_fwmark", "N", keep_arg)
         .tier(Tier::T3)
         .not_acted("no nftables rules are installed"),
     KG::set("vrrp_check_unicast_src", "", |s, _cx, _l| {
@@ -929,20 +951,20 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
     KG::set("process_names", "", keep)
         .tier(Tier::T3)
         .not_acted("process names are not changed"),
-    KG::set("process_name", "NAME", keep)
+    KG::set("process_name", "NAME", keep_arg)
         .tier(Tier::T3)
         .not_acted("process names are not changed"),
-    KG::set("vrrp_process_name", "NAME", keep)
+    KG::set("vrrp_process_name", "NAME", keep_arg)
         .tier(Tier::T3)
         .not_acted("process names are not changed"),
-    KG::set("checker_process_name", "NAME", keep)
+    KG::set("checker_process_name", "NAME", keep_arg)
         .tier(Tier::T3)
         .not_acted("process names are not changed"),
     KG::set("lvs_process_name", "NAME", keep)
         .tier(Tier::T3)
         .old("checker_process_name", None)
         .not_acted("process names are not changed"),
-    KG::set("bfd_process_name", "NAME", keep)
+    KG::set("bfd_process_name", "NAME", keep_arg)
         .tier(Tier::T3)
         .not_acted("process names are not changed"),
     KG::set("vrrp_priority", "<-20..19>", keep_nice)
@@ -972,13 +994,13 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
     KG::set("bfd_rt_priority", "<1-99>", keep_rt_priority)
         .tier(Tier::T3)
         .not_acted("no real-time scheduling is requested"),
-    KG::set("vrrp_cpu_affinity", "CPU…", keep)
+    KG::set("vrrp_cpu_affinity", "CPU…", |s, cx, l| keep_or(s, cx, l, "No vrrp cpu_id set specified"))
         .tier(Tier::T3)
         .not_acted("CPU affinity is not set"),
-    KG::set("checker_cpu_affinity", "CPU…", keep)
+    KG::set("checker_cpu_affinity", "CPU…", |s, cx, l| keep_or(s, cx, l, "No checker cpu_id set specified"))
         .tier(Tier::T3)
         .not_acted("CPU affinity is not set"),
-    KG::set("bfd_cpu_affinity", "CPU…", keep)
+    KG::set("bfd_cpu_affinity", "CPU…", |s, cx, l| keep_or(s, cx, l, "No bfd cpu_id set specified"))
         .tier(Tier::T3)
         .not_acted("CPU affinity is not set"),
     KG::set("vrrp_rlimit_rttime", "USECS", keep_rlimit)
@@ -1003,7 +1025,7 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
         .old("bfd_rlimit_rttime", None)
         .not_acted("no real-time limit is set"),
     // SNMP and D-Bus: keepalived-rs has neither.
-    KG::set("snmp_socket", "SOCKET", keep)
+    KG::set("snmp_socket", "SOCKET", |s, cx, l| keep_or(s, cx, l, "SNMP error : snmp socket name missing"))
         .tier(Tier::T3)
         .not_acted("there is no SNMP agent"),
     KG::set("enable_traps", "", keep)
@@ -1093,7 +1115,7 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
     KG::set("disable_local_igmp", "", keep)
         .tier(Tier::T3)
         .not_acted("IGMP reports are not changed"),
-    KG::set("umask", "NUMBER|BITS", keep)
+    KG::set("umask", "NUMBER|BITS", keep_arg)
         .tier(Tier::T3)
         .not_acted("the umask is not changed"),
     KG::set("random_seed", "N", |s, cx, l| {
@@ -1107,7 +1129,7 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
     KG::set("reload_check_config", "[LOGFILE]", keep)
         .tier(Tier::T3)
         .not_acted("reloads are not pre-checked by a separate run"),
-    KG::set("reload_time_file", "PATH", keep)
+    KG::set("reload_time_file", "PATH", |s, cx, l| keep_or(s, cx, l, "reload_time_file invalid"))
         .tier(Tier::T3)
         .not_acted("scheduled reloads are not supported"),
     KG::set("reload_repeat", "", keep)
@@ -1119,10 +1141,10 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
     KG::set("include_check", "[OPTS…]", keep)
         .tier(Tier::T3)
         .not_acted("include files are not checked further"),
-    KG::set("config_save_dir", "DIR", keep)
+    KG::set("config_save_dir", "DIR", keep_arg)
         .tier(Tier::T3)
         .not_acted("configurations are not saved"),
-    KG::set("tmp_config_directory", "DIR", keep)
+    KG::set("tmp_config_directory", "DIR", |s, cx, l| keep_or(s, cx, l, "tmp_config_directory missing directory name"))
         .tier(Tier::T3)
         .not_acted("no flattened config copy is written"),
     KG::set("data_use_instance", "[BOOL]", keep_bool)

@@ -495,6 +495,22 @@ fn complete_instance(
         );
         i.down_timer_adverts = Some(3);
     }
+    // vrrp.c: an IPv4 ipvlan needs its address.
+    if !ipv6 {
+        if let Some(r) = i.other.iter().find(|r| r.keyword == "use_ipvlan") {
+            if !r.args.iter().any(|a| {
+                a.split('/')
+                    .next()
+                    .and_then(crate::keywords::parse_ip)
+                    .is_some()
+            }) {
+                cx.general(
+                    r.span,
+                    format!("({name}) IPv4 ipvlan requires a source ip address to be configured. setting instance to fault state"),
+                );
+            }
+        }
+    }
     // vrrp.c: the instance's own interface is always tracked.
     if let Some(ifname) = i.interface.clone() {
         i.track_interfaces.retain(|t| {

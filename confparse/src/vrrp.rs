@@ -840,7 +840,7 @@ static INSTANCE: Table<InstB> = Table::new(&[
     })
     .tier(Tier::T3),
     KI::set("debug", "<0-4>", |s, cx, l| {
-        if let Some(w) = l.words.get(1) {
+        if let Some(w) = cx.arg(l, 1) {
             if cx.unsigned(w, 0, 4).is_none() {
                 cx.general(
                     w.span,
@@ -975,10 +975,34 @@ static INSTANCE: Table<InstB> = Table::new(&[
         }
     })
     .tier(Tier::T3),
-    KI::set("garp_extra_if", "[all] SECS", |s, _cx, l| s.other.push(raw(l)))
+    KI::set("garp_extra_if", "[all] SECS", |s, cx, l| {
+        let i = if l.words.get(1).is_some_and(|w| w.text == "all") { 2 } else { 1 };
+        let Some(w) = l.words.get(i) else {
+            cx.general(
+                l.span,
+                format!("({}): garp_extra_if specified without time - ignoring", s.name),
+            );
+            return;
+        };
+        if cx.unsigned(w, 1, 86400).is_some() {
+            s.other.push(raw(l));
+        }
+    })
         .tier(Tier::T3)
         .not_acted("no extra GARPs are sent on other interfaces"),
-    KI::set("vmac_garp_intvl", "[all] SECS", |s, _cx, l| s.other.push(raw(l)))
+    KI::set("vmac_garp_intvl", "[all] SECS", |s, cx, l| {
+        let i = if l.words.get(1).is_some_and(|w| w.text == "all") { 2 } else { 1 };
+        let Some(w) = l.words.get(i) else {
+            cx.general(
+                l.span,
+                format!("({}): vmac_garp_intvl specified without time - ignoring", s.name),
+            );
+            return;
+        };
+        if cx.unsigned(w, 1, 86400).is_some() {
+            s.other.push(raw(l));
+        }
+    })
         .tier(Tier::T3)
         .old("garp_extra_if", Some(ErrClass::Deprecated))
         .not_acted("no extra GARPs are sent on other interfaces"),
@@ -1897,6 +1921,10 @@ static SCRIPT: Table<ScriptB> = Table::new(&[
     KS::set("script", "CMD", |s, cx, l| {
         // vrrp_vscript_script_handler: the quoted command is word 1 of the
         // re-split raw line; words after it are ignored.
+        // Without a command nothing is set ("No script set" follows).
+        if l.words.len() < 2 {
+            return;
+        }
         if let Some(mut c) = script_at(cx, l, 1) {
             c.user = None;
             c.group = None;

@@ -8,7 +8,23 @@ use std::path::Path;
 
 #[test]
 fn statuses_equal_keepalived_2_2_7() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    compare(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases"),
+        60,
+    );
+}
+
+/// Every keyword with its value missing: status 2 where keepalived's
+/// handler reads the value unconditionally, 5 or 0 where it checks.
+#[test]
+fn missing_values_equal_keepalived_2_2_7() {
+    compare(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/kw"),
+        100,
+    );
+}
+
+fn compare(dir: std::path::PathBuf, min: usize) {
     let tsv = std::fs::read_to_string(dir.join("expected.tsv")).expect("expected.tsv");
     let opts = LoadOptions {
         interfaces: Some(
@@ -42,6 +58,6 @@ fn statuses_equal_keepalived_2_2_7() {
             ));
         }
     }
-    assert!(n >= 60, "only {n} cases read");
+    assert!(n >= min, "only {n} cases read");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
