@@ -735,7 +735,12 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
     })
     .tier(Tier::T3)
     .not_acted("no nftables rules are installed"),
-    KG::set("nftables_priority", "N", keep_arg)
+    KG::set("nftables_priority", "N", |s, cx, l| {
+        let Some(w) = cx.arg(l, 1) else { return };
+        if cx.int(w, i32::MIN, i32::MAX).is_some() {
+            keep(s, cx, l);
+        }
+    })
         .tier(Tier::T3)
         .not_acted("no nftables rules are installed"),
     KG::set("nftables_ifindex", "", keep)
@@ -757,10 +762,9 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
         s.0.vrrp_check_unicast_src = true
     })
     .tier(Tier::T3),
-    KG::set("vrrp_skip_check_adv_addr", "[BOOL]", |s, cx, l| {
-        if let Some(b) = opt_flag(cx, l, "vrrp_skip_check_adv_addr") {
-            s.0.vrrp_skip_check_adv_addr = b;
-        }
+    KG::set("vrrp_skip_check_adv_addr", "", |s, _cx, _l| {
+        // global_parser.c: the handler ignores any value.
+        s.0.vrrp_skip_check_adv_addr = true
     }),
     KG::set("vrrp_strict", "", |s, _cx, _l| s.0.vrrp_strict = true),
     KG::set(

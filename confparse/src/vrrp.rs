@@ -2216,12 +2216,30 @@ type KF = Kw<TrackFileB>;
 
 static TRACK_FILE: Table<TrackFileB> = Table::new(&[
     KF::set("file", "PATH", |s, cx, l| {
-        if let Some(w) = cx.arg(l, 1) {
-            s.0.file = Some(w.text.clone());
+        let Some(w) = l.words.get(1) else {
+            cx.general(l.span, "track file file name missing");
+            return;
+        };
+        if s.0.file.is_some() {
+            cx.general(
+                w.span,
+                format!(
+                    "File already set for track file {} - ignoring {}",
+                    s.0.name, w.text
+                ),
+            );
+            return;
         }
+        s.0.file = Some(w.text.clone());
     }),
     KF::set("weight", "<-254..254> [reverse]", |s, cx, l| {
-        let Some(w) = cx.arg(l, 1) else { return };
+        let Some(w) = l.words.get(1) else {
+            cx.general(
+                l.span,
+                format!("No weight specified for track file {} - ignoring", s.0.name),
+            );
+            return;
+        };
         if let Some(v) = cx.int(w, -254, 254) {
             s.0.weight = v;
         }
@@ -2311,7 +2329,8 @@ static PROCESS: Table<ProcessB> = Table::new(&[
         }
     }),
     KP::set("param_match", "initial|partial", |s, cx, l| {
-        let Some(w) = cx.arg(l, 1) else { return };
+        // Without a value keepalived keeps the exact match.
+        let Some(w) = l.words.get(1) else { return };
         match w.text.as_str() {
             "initial" | "partial" => s.0.param_match = Some(w.text.clone()),
             _ => cx.general(
