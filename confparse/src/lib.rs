@@ -128,15 +128,15 @@ pub fn check_lines(
         None,
     ));
     let mut top = parse::walk(lines, top, &mut cx);
-    let hidden = parse::unterminated_for_others(lines, &cx.top_marks);
+    let hidden = parse::hidden_from_owner(lines, &cx.top_marks);
     let conf = top
         .state_for(std::any::TypeId::of::<global::ConfB>())
         .and_then(|a| a.downcast_mut::<global::ConfB>())
         .map(std::mem::take)
         .unwrap_or_default();
     let mut conf = conf;
-    if let Some((m, owner)) = hidden {
-        hide_from_other_processes(lines, &mut cx, &mut conf, m, owner);
+    if hidden.iter().any(Option::is_some) {
+        hide_from_other_processes(lines, &mut cx, &mut conf, &hidden);
     }
     let model = validate::finish(conf, &mut cx);
     let missing = cx.missing_parameter;
@@ -195,38 +195,38 @@ pub fn check_lines(
     Some(model)
 }
 
-/// A top-level block of process `owner` (see `parse::owner_of`) starting
-/// at top mark `m` is never closed: keepalived's other processes skip
-/// everything after its `{`. What they would have reported there cannot
-/// count: a missing parameter in their blocks does not stop keepalived, and
-/// the VRRP objects defined there do not exist for the VRRP process.
+/// Statements that keepalived's process for them never reads (see
+/// `parse::hidden_from_owner`): a missing parameter there does not stop
+/// keepalived, and VRRP objects defined there do not exist for the VRRP
+/// process.
 fn hide_from_other_processes(
     lines: &[lexer::LogicalLine],
     cx: &mut keywords::Cx,
     conf: &mut global::ConfB,
-    m: usize,
-    owner: u8,
+    hidden: &[Option<u8>],
 ) {
     let marks = cx.top_marks.clone();
-    let Some(&(from_diag, from_line)) = marks.get(m) else {
-        return;
-    };
-    let start = lines.get(from_line).map(|l| l.span);
-    // Diagnostics pushed while reading each later top-level statement.
-    for (k, &(d0, li)) in marks.iter().enumerate().skip(m + 1) {
-        let p = lines.get(li).and_then(|l| parse::owner_of(l.keyword()));
-        if p.is_none() || p == Some(owner) {
+    let mut vrrp_hidden: Vec<Span> = Vec::new();
+    for (k, &(d0, li)) in marks.iter().enumerate() {
+        if hidden.get(k).copied().flatten().is_none() {
             continue;
         }
         let d1 = marks
             .get(k + 1)
             .map(|x| x.0)
             .unwrap_or(cx.diags.items.len());
-        for d in cx.diags.items.iter_mut().take(d1).skip(d0.max(from_diag)) {
+        for d in cx.diags.items.iter_mut().take(d1).skip(d0) {
             if d.class == Some(ErrClass::MissingParameter) {
                 d.class = None;
-                d.hint =
-                    Some("keepalived never reads this: an earlier block is not closed".to_string());
+                d.hint = Some(
+                    "keepalived's process for this block never reads it: an earlier block's braces hide it"
+                        .to_string(),
+                );
+            }
+        }
+        if let Some(l) = lines.get(li) {
+            if parse::owner_of(l.keyword()) == Some(1) {
+                vrrp_hidden.push(l.span);
             }
         }
     }
@@ -235,13 +235,15 @@ fn hide_from_other_processes(
         .items
         .iter()
         .any(|d| d.class == Some(ErrClass::MissingParameter));
-    if owner != 1 {
-        if let Some(s) = start {
-            let after = |sp: &Span| sp.file == s.file && sp.line > s.line;
-            conf.vrrp.instances.retain(|i| !after(&i.span));
-            conf.vrrp.scripts.retain(|i| !after(&i.span));
-            conf.vrrp.sync_groups.retain(|i| !after(&i.span));
-        }
+    if !vrrp_hidden.is_empty() {
+        let hid = |sp: &Span| {
+            vrrp_hidden
+                .iter()
+                .any(|h| h.file == sp.file && h.line == sp.line)
+        };
+        conf.vrrp.instances.retain(|i| !hid(&i.span));
+        conf.vrrp.scripts.retain(|i| !hid(&i.span));
+        conf.vrrp.sync_groups.retain(|i| !hid(&i.span));
     }
 }
 

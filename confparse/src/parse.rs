@@ -298,33 +298,45 @@ pub fn owner_of(kw: &str) -> Option<u8> {
 
 /// keepalived parses the file once per process, and each process skips
 /// the blocks of the others by counting braces from their `{`
-/// (lib/parser.c `skip_sublevel`). A block whose `{` has no matching `}`
-/// therefore hides the rest of the file from every other process. Returns
-/// the first such top-level statement: (index into `cx.top_marks`, owner).
-pub fn unterminated_for_others(
-    lines: &[LogicalLine],
-    marks: &[(usize, usize)],
-) -> Option<(usize, u8)> {
-    // Match braces over the whole input in one pass.
-    let mut closed = vec![false; lines.len()];
+/// (lib/parser.c `skip_sublevel`), whatever the block's keywords made of
+/// them for its own process. So a block whose braces do not pair up the
+/// way its own process read it hides the statements that follow, up to the
+/// `}` that balances its `{` (or the end of the file), from every other
+/// process. Returns, for each top-level statement (by index into
+/// `marks`), `Some(owner)` of the block hiding it from its own process.
+pub fn hidden_from_owner(lines: &[LogicalLine], marks: &[(usize, usize)]) -> Vec<Option<u8>> {
+    // Pair braces over the whole input in one pass.
+    let mut pair: Vec<Option<usize>> = vec![None; lines.len()];
     let mut open: Vec<usize> = Vec::new();
     for (i, l) in lines.iter().enumerate() {
         if l.is_open() {
             open.push(i);
         } else if l.is_close() {
             if let Some(o) = open.pop() {
-                closed[o] = true;
+                pair[o] = Some(i);
             }
         }
     }
+    let mut out = vec![None; marks.len()];
+    // The block being skipped by the other processes: (last line, owner).
+    let mut skipping: Option<(usize, u8)> = None;
     for (m, &(_, idx)) in marks.iter().enumerate() {
-        let Some(owner) = lines.get(idx).and_then(|l| owner_of(l.keyword())) else {
-            continue;
-        };
+        let owner = lines.get(idx).and_then(|l| owner_of(l.keyword()));
+        if let Some((end, by)) = skipping {
+            if idx <= end {
+                if owner.is_some() && owner != Some(by) {
+                    out[m] = Some(by);
+                }
+                continue;
+            }
+            skipping = None;
+        }
+        let Some(owner) = owner else { continue };
         let next = idx + 1;
-        if lines.get(next).is_some_and(|l| l.is_open()) && !closed[next] {
-            return Some((m, owner));
+        if lines.get(next).is_some_and(|l| l.is_open()) {
+            let end = pair[next].unwrap_or(usize::MAX);
+            skipping = Some((end, owner));
         }
     }
-    None
+    out
 }
