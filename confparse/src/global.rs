@@ -424,6 +424,17 @@ fn garp_extra_if(cx: &mut Cx, l: &LogicalLine) -> Option<GarpExtraIfCfg> {
     })
 }
 
+/// A notify FIFO keyword; keepalived keeps the first one.
+fn fifo_once(cx: &mut Cx, l: &LogicalLine, slot: &mut Option<ScriptCfg>) {
+    if slot.is_some() {
+        let kw = l.keyword();
+        let arg = l.words.get(1).map(|w| w.text.as_str()).unwrap_or("");
+        cx.general(l.span, format!("{kw} already specified - ignoring {arg}"));
+        return;
+    }
+    *slot = fifo(cx, l);
+}
+
 fn fifo(cx: &mut Cx, l: &LogicalLine) -> Option<ScriptCfg> {
     if l.words.len() < 2 {
         let t = l
@@ -803,32 +814,32 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
     .tier(Tier::T3),
     KG::set("fifo_write_vrrp_states_on_reload", "", keep).tier(Tier::T3),
     KG::set("notify_fifo", "PATH [USER [GROUP]]", |s, cx, l| {
-        s.0.notify_fifo = fifo(cx, l);
+        fifo_once(cx, l, &mut s.0.notify_fifo);
     })
     .tier(Tier::T3)
     .not_acted("no notify FIFO is written"),
     KG::set("notify_fifo_script", "CMD", |s, cx, l| {
-        s.0.notify_fifo_script = fifo(cx, l);
+        fifo_once(cx, l, &mut s.0.notify_fifo_script);
     })
     .tier(Tier::T3)
     .not_acted("no notify FIFO is written"),
     KG::set("vrrp_notify_fifo", "PATH [USER [GROUP]]", |s, cx, l| {
-        s.0.vrrp_notify_fifo = fifo(cx, l);
+        fifo_once(cx, l, &mut s.0.vrrp_notify_fifo);
     })
     .tier(Tier::T3)
     .not_acted("no notify FIFO is written"),
     KG::set("vrrp_notify_fifo_script", "CMD", |s, cx, l| {
-        s.0.vrrp_notify_fifo_script = fifo(cx, l);
+        fifo_once(cx, l, &mut s.0.vrrp_notify_fifo_script);
     })
     .tier(Tier::T3)
     .not_acted("no notify FIFO is written"),
     KG::set("lvs_notify_fifo", "PATH [USER [GROUP]]", |s, cx, l| {
-        s.0.lvs_notify_fifo = fifo(cx, l);
+        fifo_once(cx, l, &mut s.0.lvs_notify_fifo);
     })
     .tier(Tier::T3)
     .not_acted("no notify FIFO is written"),
     KG::set("lvs_notify_fifo_script", "CMD", |s, cx, l| {
-        s.0.lvs_notify_fifo_script = fifo(cx, l);
+        fifo_once(cx, l, &mut s.0.lvs_notify_fifo_script);
     })
     .tier(Tier::T3)
     .not_acted("no notify FIFO is written"),
@@ -931,12 +942,20 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
     .tier(Tier::T3),
     KG::set("vmac_prefix", "STRING", |s, cx, l| {
         if let Some(w) = cx.arg(l, 1) {
+            if s.0.vmac_prefix.is_some() {
+                cx.general(w.span, format!("vmac prefix has already been specified - ignoring {}", w.text));
+                return;
+            }
             s.0.vmac_prefix = Some(w.text.clone());
         }
     })
     .tier(Tier::T3),
     KG::set("vmac_addr_prefix", "STRING", |s, cx, l| {
         if let Some(w) = cx.arg(l, 1) {
+            if s.0.vmac_addr_prefix.is_some() {
+                cx.general(w.span, format!("vmac_addr prefix has already been specified - ignoring {}", w.text));
+                return;
+            }
             s.0.vmac_addr_prefix = Some(w.text.clone());
         }
     })
