@@ -8,6 +8,12 @@ mod demo;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc malloc: loading a large configuration makes
+/// about a million small allocations, and glibc's `_int_malloc`/`_int_free`
+/// and `malloc_consolidate` were a quarter of `-t`'s profile.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     if matches!(cli.command, Some(cli::Command::Demo)) {
@@ -62,7 +68,13 @@ fn config_test(cli: &cli::Cli) -> ExitCode {
         dump_model(cli, m);
     }
     let status = report.exit_status();
-    ExitCode::from(u8::try_from(status).unwrap_or(1))
+    // `-t` is done once the report is out: exit here instead of dropping the
+    // model, the statements and the source text, which on a 250k-line file
+    // costs a fifth of the run (keepalived's `-t` also just exits).
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    std::process::exit(status)
 }
 
 /// Loads the configuration as `-t` does and runs the daemon on it;

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Index of a file in a [`SourceMap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -28,22 +29,52 @@ impl Span {
     }
 }
 
-/// One file that was read, with its text split into lines for diagnostics.
+/// One file that was read, with an index of its line starts for diagnostics.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
+    /// Byte offset of the start of every line, built on the first
+    /// [`SourceFile::line`] call: rendering one diagnostic per instance of a
+    /// 100k-line file used to rescan the text from the top each time
+    /// (quadratic).
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
+    pub fn new(path: PathBuf, text: String) -> Self {
+        SourceFile {
+            path,
+            text,
+            line_starts: OnceLock::new(),
+        }
+    }
+
     /// The text of 1-based line `line`, without its line ending.
     pub fn line(&self, line: u32) -> Option<&str> {
         let idx = usize::try_from(line).ok()?.checked_sub(1)?;
-        self.text
-            .split('\n')
-            .nth(idx)
-            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(after_newlines(&self.text))
+                .collect()
+        });
+        let begin = *starts.get(idx)?;
+        // A line ends at the next start's '\n', or at the end of the text.
+        let end = starts
+            .get(idx + 1)
+            .map(|&next| next - 1)
+            .unwrap_or(self.text.len());
+        let l = self.text.get(begin..end)?;
+        Some(l.strip_suffix('\r').unwrap_or(l))
     }
+}
+
+/// Offsets just past every '\n' of `text`.
+fn after_newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.bytes()
+        .enumerate()
+        .filter(|&(_, b)| b == b'\n')
+        .map(|(i, _)| i + 1)
 }
 
 /// Every file read while loading one configuration.
@@ -59,7 +90,7 @@ impl SourceMap {
 
     pub fn add(&mut self, path: PathBuf, text: String) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
-        self.files.push(SourceFile { path, text });
+        self.files.push(SourceFile::new(path, text));
         id
     }
 
@@ -77,5 +108,39 @@ impl SourceMap {
 
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> SourceFile {
+        SourceFile::new(PathBuf::from("t.conf"), text.to_string())
+    }
+
+    #[test]
+    fn lines_match_split_on_newline() {
+        let texts = [
+            "",
+            "a",
+            "a\n",
+            "a\nb",
+            "a\r\nb\r\n",
+            "\n\nx\n",
+            "é\n€x\r\n\n",
+        ];
+        for t in texts {
+            let f = file(t);
+            let want: Vec<&str> = t
+                .split('\n')
+                .map(|l| l.strip_suffix('\r').unwrap_or(l))
+                .collect();
+            for (i, w) in want.iter().enumerate() {
+                assert_eq!(f.line(i as u32 + 1), Some(*w), "{t:?} line {}", i + 1);
+            }
+            assert_eq!(f.line(want.len() as u32 + 1), None, "{t:?}");
+            assert_eq!(f.line(0), None);
+        }
     }
 }
