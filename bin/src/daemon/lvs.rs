@@ -615,6 +615,32 @@ virtual_server fwmark 7 {
     }
 
     #[test]
+    fn sync_daemons_follow_lvs_sync_daemon() {
+        let text = format!("global_defs {{\n lvs_sync_daemon eth0 id 7\n}}\n{BASE}");
+        let mut s = state(&text, FakeIpvs::new());
+        let mut d = s.client().daemons().expect("fake");
+        d.sort_by_key(|d| d.state.bits());
+        // No VRRP instance named: master and backup, syncid 7 on eth0.
+        assert_eq!(d.len(), 2);
+        assert!(d.iter().all(|d| d.ifname == "eth0" && d.sync_id == 7));
+        s.stop(false);
+        assert!(s.client().daemons().expect("fake").is_empty());
+    }
+
+    #[test]
+    fn lvs_flush_on_stop_vs_deletes_services_only_ours() {
+        let mut fake = FakeIpvs::new();
+        fake.new_service(&foreign()).expect("fake");
+        let text = format!("global_defs {{\n lvs_flush_on_stop VS\n}}\n{BASE}");
+        let mut s = state(&text, fake);
+        s.stop(false);
+        assert_eq!(
+            table(s.client()).keys().into_iter().collect::<Vec<_>>(),
+            vec![foreign().key]
+        );
+    }
+
+    #[test]
     fn origins_name_the_block_and_line() {
         let m = model(BASE);
         let o = origins(&m.lvs, &[PathBuf::from("/k.conf")]);
