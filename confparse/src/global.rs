@@ -51,7 +51,12 @@ impl Block for ConfB {
 fn raw(line: &LogicalLine) -> RawKwCfg {
     RawKwCfg {
         keyword: line.keyword().to_string(),
-        args: line.words.iter().skip(1).map(|w| w.text.clone()).collect(),
+        args: line
+            .words
+            .iter()
+            .skip(1)
+            .map(|w| w.text.to_string())
+            .collect(),
         span: line.span,
     }
 }
@@ -126,7 +131,7 @@ pub fn user_group(line: &LogicalLine, i: usize) -> (Option<String>, Option<Strin
         .words
         .get(i + 1)
         .map(|g| g.text.trim_start_matches(':').to_string());
-    (Some(u.text.clone()), g)
+    (Some(u.text.to_string()), g)
 }
 
 type KT = Kw<ConfB>;
@@ -156,13 +161,17 @@ static TOP: Table<ConfB> = Table::new(&[
             );
             return;
         }
-        s.model.top.net_namespace = Some(w.text.clone());
+        s.model.top.net_namespace = Some(w.text.to_string());
     })
     .tier(Tier::T3)
     .not_acted("keepalived-rs runs in the namespace it is started in"),
     KT::set("net_namespace_ipvs", "[NAME]", |s, _cx, l| {
-        s.model.top.net_namespace_ipvs =
-            Some(l.words.get(1).map(|w| w.text.clone()).unwrap_or_default());
+        s.model.top.net_namespace_ipvs = Some(
+            l.words
+                .get(1)
+                .map(|w| w.text.to_string())
+                .unwrap_or_default(),
+        );
     })
     .tier(Tier::T3)
     .not_acted("IPVS is programmed in keepalived-rs's own namespace"),
@@ -183,7 +192,7 @@ static TOP: Table<ConfB> = Table::new(&[
             );
             return;
         }
-        s.model.top.instance = Some(w.text.clone());
+        s.model.top.instance = Some(w.text.to_string());
     })
     .tier(Tier::T3),
     KT::set("use_pid_dir", "", |s, _cx, _l| {
@@ -451,7 +460,7 @@ type KG = Kw<GlobalB>;
 
 static GLOBAL: Table<GlobalB> = Table::new(&[
     KG::set("router_id", "STRING", |s, cx, l| match l.words.get(1) {
-        Some(w) => s.0.router_id = Some(w.text.clone()),
+        Some(w) => s.0.router_id = Some(w.text.to_string()),
         None => cx.general(l.span, "routerid name missing - ignoring"),
     }),
     KG::values(
@@ -460,14 +469,14 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
         |s: &mut GlobalB, _cx: &mut Cx, l: &LogicalLine| {
             // keepalived keeps each word of an entry line as an address.
             for w in &l.words {
-                s.0.notification_email.push(w.text.clone());
+                s.0.notification_email.push(w.text.to_string());
             }
         },
     )
     .not_acted("no e-mail is sent"),
     KG::set("notification_email_from", "ADDR", |s, cx, l| {
         match l.words.get(1) {
-            Some(w) => s.0.notification_email_from = Some(w.text.clone()),
+            Some(w) => s.0.notification_email_from = Some(w.text.to_string()),
             None => cx.general(l.span, "emailfrom missing - ignoring"),
         }
     })
@@ -484,14 +493,14 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
         s.0.smtp_port = port;
         match crate::keywords::parse_ip(&w.text) {
             Some(a) => s.0.smtp_server = Some(a),
-            None => s.0.smtp_server_name = Some(w.text.clone()),
+            None => s.0.smtp_server_name = Some(w.text.to_string()),
         }
     })
     .not_acted("no e-mail is sent"),
     KG::set("smtp_helo_name", "NAME", |s, _cx, l| {
         // global_parser.c: without a name the keyword is ignored.
         if let Some(w) = l.words.get(1) {
-            s.0.smtp_helo_name = Some(w.text.clone());
+            s.0.smtp_helo_name = Some(w.text.to_string());
         }
     })
     .tier(Tier::T3)
@@ -607,7 +616,7 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
     .tier(Tier::T3),
     KG::set("default_interface", "IFNAME", |s, cx, l| {
         match l.words.get(1) {
-            Some(w) => s.0.default_interface = Some(w.text.clone()),
+            Some(w) => s.0.default_interface = Some(w.text.to_string()),
             None => cx.general(l.span, "default_interface requires interface name"),
         }
     })
@@ -729,7 +738,7 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
             l.span,
             "iptables not supported, using nftables instead. Please replace 'vrrp_iptables and 'vrrp_ipsets' with 'nftables' config option",
         );
-        s.0.vrrp_iptables = Some(l.words.iter().skip(1).map(|w| w.text.clone()).collect());
+        s.0.vrrp_iptables = Some(l.words.iter().skip(1).map(|w| w.text.to_string()).collect());
     })
     .tier(Tier::T3)
     .not_acted("no firewall rules are installed"),
@@ -740,7 +749,7 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
         s.0.nftables = Some(
             l.words
                 .get(1)
-                .map(|w| w.text.clone())
+                .map(|w| w.text.to_string())
                 .unwrap_or_else(|| "keepalived".into()),
         );
     })
@@ -946,7 +955,7 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
                 cx.general(w.span, format!("vmac prefix has already been specified - ignoring {}", w.text));
                 return;
             }
-            s.0.vmac_prefix = Some(w.text.clone());
+            s.0.vmac_prefix = Some(w.text.to_string());
         }
     })
     .tier(Tier::T3),
@@ -956,7 +965,7 @@ static GLOBAL: Table<GlobalB> = Table::new(&[
                 cx.general(w.span, format!("vmac_addr prefix has already been specified - ignoring {}", w.text));
                 return;
             }
-            s.0.vmac_addr_prefix = Some(w.text.clone());
+            s.0.vmac_addr_prefix = Some(w.text.to_string());
         }
     })
     .tier(Tier::T3),
@@ -1184,7 +1193,7 @@ fn lvs_sync_daemon(cx: &mut Cx, l: &LogicalLine) -> Option<LvsSyncDaemonCfg> {
         return None;
     };
     let mut d = LvsSyncDaemonCfg {
-        interface: ifw.text.clone(),
+        interface: ifw.text.to_string(),
         vrrp_instance: None,
         syncid: None,
         maxlen: None,
@@ -1200,7 +1209,7 @@ fn lvs_sync_daemon(cx: &mut Cx, l: &LogicalLine) -> Option<LvsSyncDaemonCfg> {
         match t {
             "inst" => {
                 match val {
-                    Some(v) => d.vrrp_instance = Some(v.text.clone()),
+                    Some(v) => d.vrrp_instance = Some(v.text.to_string()),
                     None => cx.general(w.span, "lvs_sync_daemon instance missing"),
                 }
                 i += 2;
@@ -1238,7 +1247,7 @@ fn lvs_sync_daemon(cx: &mut Cx, l: &LogicalLine) -> Option<LvsSyncDaemonCfg> {
             }
             _ if i == 2 && d.vrrp_instance.is_none() => {
                 // `lvs_sync_daemon IF VI_1`: the instance without `inst`.
-                d.vrrp_instance = Some(w.text.clone());
+                d.vrrp_instance = Some(w.text.to_string());
                 i += 1;
             }
             _ => {

@@ -865,7 +865,7 @@ mod tests {
 
     fn word(s: &str) -> Word {
         Word {
-            text: s.to_string(),
+            text: s.into(),
             span: Span::new(FileId(0), 1, 1, s.len() as u32),
         }
     }

@@ -7,6 +7,7 @@
 
 use crate::diag::{Diagnostic, Diagnostics, ErrClass};
 use crate::source::{FileId, Span};
+use compact_str::CompactString;
 use serde::Serialize;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -14,7 +15,7 @@ use std::rc::Rc;
 /// One word of a logical line: its text with quotes removed, and where it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Word {
-    pub text: String,
+    pub text: CompactString,
     pub span: Span,
 }
 
@@ -25,7 +26,7 @@ pub struct Word {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogicalLine {
     pub words: Vec<Word>,
-    pub raw: String,
+    pub raw: CompactString,
     pub span: Span,
 }
 
@@ -595,7 +596,7 @@ pub(crate) fn split_words(t: &Text, a: usize, b: usize) -> (Vec<Word>, bool) {
                 Some(q) => {
                     let end = i + 1 + q;
                     words.push(Word {
-                        text: t.s.as_str()[i + 1..end].to_string(),
+                        text: CompactString::from(&t.s.as_str()[i + 1..end]),
                         span: t.span(tok, end + 1),
                     });
                     i = end + 1;
@@ -607,7 +608,7 @@ pub(crate) fn split_words(t: &Text, a: usize, b: usize) -> (Vec<Word>, bool) {
                 i += 1;
             }
             words.push(Word {
-                text: t.s.as_str()[tok..i].to_string(),
+                text: CompactString::from(&t.s.as_str()[tok..i]),
                 span: t.span(tok, i),
             });
         }
@@ -696,7 +697,7 @@ pub(crate) fn statement(
     }
     Some(LogicalLine {
         words,
-        raw: raw.to_string(),
+        raw: CompactString::from(raw),
         span: t.span(a, b),
     })
 }
@@ -709,7 +710,7 @@ mod tests {
         let mut d = Diagnostics::new();
         split_line(FileId(0), 1, text, &mut d)
             .into_iter()
-            .map(|l| l.words.into_iter().map(|w| w.text).collect())
+            .map(|l| l.words.into_iter().map(|w| w.text.to_string()).collect())
             .collect()
     }
 

@@ -2322,7 +2322,7 @@ mod tests {
         let lines = o
             .lines
             .into_iter()
-            .map(|l| l.words.into_iter().map(|w| w.text).collect())
+            .map(|l| l.words.into_iter().map(|w| w.text.to_string()).collect())
             .collect();
         (lines, d)
     }

@@ -46,7 +46,12 @@ pub struct VrrpB {
 fn raw(line: &LogicalLine) -> RawKwCfg {
     RawKwCfg {
         keyword: line.keyword().to_string(),
-        args: line.words.iter().skip(1).map(|w| w.text.clone()).collect(),
+        args: line
+            .words
+            .iter()
+            .skip(1)
+            .map(|w| w.text.to_string())
+            .collect(),
         span: line.span,
     }
 }
@@ -224,10 +229,10 @@ pub fn open_instance(s: &mut ConfB, cx: &mut Cx, l: &LogicalLine) -> Dispatch {
     };
     if !cx.define(K_INSTANCE, &w.text) {
         cx.general(w.span, format!("vrrp instance {} already defined", w.text));
-        return cx.skip_block_or(InstB::new(w.text.clone(), l.span));
+        return cx.skip_block_or(InstB::new(w.text.to_string(), l.span));
     }
     cx.open(
-        InstB::new(w.text.clone(), l.span),
+        InstB::new(w.text.to_string(), l.span),
         |p: &mut ConfB, c, _cx| p.vrrp.instances.push(Box::new(c)),
     )
 }
@@ -247,7 +252,7 @@ fn track_ref(
 ) -> Option<TrackRefCfg> {
     let name = l.words.first()?;
     let mut r = TrackRefCfg {
-        name: name.text.clone(),
+        name: name.text.to_string(),
         weight: None,
         reverse: false,
         span: name.span,
@@ -496,7 +501,7 @@ static INSTANCE: Table<InstB> = Table::new(&[
             );
             return;
         }
-        s.interface = Some(w.text.clone());
+        s.interface = Some(w.text.to_string());
         s.interface_span = Some(w.span);
     })
     .tier(Tier::T1),
@@ -808,9 +813,9 @@ static INSTANCE: Table<InstB> = Table::new(&[
         };
         for w in l.words.iter().skip(1) {
             if w.text.matches(':').count() == 5 {
-                v.mac = Some(w.text.clone());
+                v.mac = Some(w.text.to_string());
             } else if v.name.is_none() {
-                v.name = Some(w.text.clone());
+                v.name = Some(w.text.to_string());
             }
         }
         s.use_vmac = Some(v);
@@ -1227,7 +1232,7 @@ pub fn parse_address(cx: &mut Cx, l: &LogicalLine, static_addr: bool) -> Option<
                 i += 2;
             }
             "home" | "-nodad" | "mngtmpaddr" | "noprefixroute" | "autojoin" => {
-                v.flags.push(o.text.clone());
+                v.flags.push(o.text.to_string());
                 i += 1;
             }
             "no_track" => {
@@ -1491,7 +1496,7 @@ pub fn parse_route(cx: &mut Cx, l: &LogicalLine, static_route: bool) -> Option<R
         if t == "nexthop" || t == "encap" {
             // Multipath and encapsulation: kept as written to the end.
             r.options
-                .extend(l.words[i..].iter().map(|x| x.text.clone()));
+                .extend(l.words[i..].iter().map(|x| x.text.to_string()));
             break;
         }
         if ROUTE_FLAGS.contains(&t) {
@@ -1540,22 +1545,22 @@ pub fn parse_route(cx: &mut Cx, l: &LogicalLine, static_route: bool) -> Option<R
                             format!("WARNING - interface {} for route doesn't exist", v.text),
                         );
                     }
-                    r.dev = Some(v.text.clone());
+                    r.dev = Some(v.text.to_string());
                 }
-                "table" => r.table = Some(v.text.clone()),
+                "table" => r.table = Some(v.text.to_string()),
                 "metric" | "priority" | "preference" => {
                     r.metric = cx.unsigned(v, 0, u32::MAX);
                 }
                 "track_group" if static_route => {
                     if cx.is_defined(K_TRACK_GROUP, &v.text) {
-                        r.track_group = Some(v.text.clone());
+                        r.track_group = Some(v.text.to_string());
                     } else {
                         cx.general(v.span, format!("track_group {} not found", v.text));
                     }
                 }
                 _ => {
                     r.options.push(t.to_string());
-                    r.options.push(v.text.clone());
+                    r.options.push(v.text.to_string());
                 }
             }
             i += 2;
@@ -1686,20 +1691,20 @@ pub fn parse_rule(cx: &mut Cx, l: &LogicalLine, static_rule: bool) -> Option<Rul
                     return None;
                 }
             },
-            "table" | "lookup" => r.table = Some(v.text.clone()),
+            "table" | "lookup" => r.table = Some(v.text.to_string()),
             "preference" | "priority" | "order" => {
                 r.preference = cx.unsigned(v, 0, u32::MAX);
             }
             "track_group" if static_rule => {
                 if cx.is_defined(K_TRACK_GROUP, &v.text) {
-                    r.track_group = Some(v.text.clone());
+                    r.track_group = Some(v.text.to_string());
                 } else {
                     cx.general(v.span, format!("track_group {} not found", v.text));
                 }
             }
             _ => {
                 r.options.push(t.to_string());
-                r.options.push(v.text.clone());
+                r.options.push(v.text.to_string());
             }
         }
         i += 2;
@@ -1773,7 +1778,7 @@ pub fn linkbeat_entry(s: &mut ConfB, cx: &mut Cx, l: &LogicalLine) {
         .opts
         .interfaces
         .as_ref()
-        .is_some_and(|i| !i.contains(&w.text))
+        .is_some_and(|i| !i.contains(w.text.as_str()))
     {
         cx.error(
             ErrClass::Fatal,
@@ -1785,7 +1790,7 @@ pub fn linkbeat_entry(s: &mut ConfB, cx: &mut Cx, l: &LogicalLine) {
         );
         return;
     }
-    let method = l.words.get(1).map(|m| m.text.clone());
+    let method = l.words.get(1).map(|m| m.text.to_string());
     if let Some(m) = l.words.get(1) {
         if !matches!(m.text.as_str(), "MII" | "ETHTOOL" | "IOCTL") {
             cx.general(
@@ -1795,7 +1800,7 @@ pub fn linkbeat_entry(s: &mut ConfB, cx: &mut Cx, l: &LogicalLine) {
         }
     }
     s.model.linkbeat_interfaces.push(LinkbeatIfCfg {
-        interface: w.text.clone(),
+        interface: w.text.to_string(),
         method,
         span: l.span,
     });
@@ -1807,7 +1812,7 @@ pub fn up_down_delay_entry(s: &mut ConfB, cx: &mut Cx, l: &LogicalLine) {
         .opts
         .interfaces
         .as_ref()
-        .is_some_and(|i| !i.contains(&w.text))
+        .is_some_and(|i| !i.contains(w.text.as_str()))
     {
         cx.error(
             ErrClass::Fatal,
@@ -1828,7 +1833,7 @@ pub fn up_down_delay_entry(s: &mut ConfB, cx: &mut Cx, l: &LogicalLine) {
         None => down,
     };
     s.model.interface_up_down_delays.push(UpDownDelayCfg {
-        interface: w.text.clone(),
+        interface: w.text.to_string(),
         down_delay: Duration::from_secs(u64::from(down)),
         up_delay: Duration::from_secs(u64::from(up)),
         span: l.span,
@@ -1855,7 +1860,7 @@ pub fn open_script(_s: &mut ConfB, cx: &mut Cx, l: &LogicalLine) -> Dispatch {
         return cx.skip_block();
     };
     let cfg = VrrpScriptCfg {
-        name: w.text.clone(),
+        name: w.text.to_string(),
         script: None,
         interval: Duration::from_secs(1),
         timeout: Duration::ZERO,
@@ -2035,7 +2040,7 @@ pub fn open_sync_group(_s: &mut ConfB, cx: &mut Cx, l: &LogicalLine) -> Dispatch
         return cx.skip_block();
     }
     let g = SyncGroupCfg {
-        name: w.text.clone(),
+        name: w.text.to_string(),
         group: Vec::new(),
         track_interfaces: Vec::new(),
         track_scripts: Vec::new(),
@@ -2060,7 +2065,7 @@ static SYNC: Table<SyncB> = Table::new(&[
         // Each word of each line is an instance name.
         let _ = cx;
         for w in &l.words {
-            s.0.group.push(w.text.clone());
+            s.0.group.push(w.text.to_string());
         }
     }),
     KY::values("track_interface", "{ IF … }", |s, cx, l| {
@@ -2189,7 +2194,7 @@ pub fn open_track_file(_s: &mut ConfB, cx: &mut Cx, l: &LogicalLine) -> Dispatch
         return cx.skip_block();
     }
     let t = TrackFileCfg {
-        name: w.text.clone(),
+        name: w.text.to_string(),
         file: None,
         weight: 1,
         weight_reverse: false,
@@ -2230,7 +2235,7 @@ static TRACK_FILE: Table<TrackFileB> = Table::new(&[
             );
             return;
         }
-        s.0.file = Some(w.text.clone());
+        s.0.file = Some(w.text.to_string());
     }),
     KF::set("weight", "<-254..254> [reverse]", |s, cx, l| {
         let Some(w) = l.words.get(1) else {
@@ -2284,7 +2289,7 @@ pub fn open_track_process(_s: &mut ConfB, cx: &mut Cx, l: &LogicalLine) -> Dispa
         return cx.skip_block();
     };
     let t = TrackProcessCfg {
-        name: w.text.clone(),
+        name: w.text.to_string(),
         process: None,
         args: None,
         param_match: None,
@@ -2322,7 +2327,7 @@ static PROCESS: Table<ProcessB> = Table::new(&[
             );
             return;
         }
-        s.0.process = Some(w.text.clone());
+        s.0.process = Some(w.text.to_string());
         if l.words.len() > 2 {
             let args: Vec<&str> = l.words[2..].iter().map(|x| x.text.as_str()).collect();
             s.0.args = Some(args.join(" "));
@@ -2332,7 +2337,7 @@ static PROCESS: Table<ProcessB> = Table::new(&[
         // Without a value keepalived keeps the exact match.
         let Some(w) = l.words.get(1) else { return };
         match w.text.as_str() {
-            "initial" | "partial" => s.0.param_match = Some(w.text.clone()),
+            "initial" | "partial" => s.0.param_match = Some(w.text.to_string()),
             _ => cx.general(
                 w.span,
                 format!("Invalid param_match type {} - ignoring", w.text),
@@ -2433,7 +2438,7 @@ pub fn open_bfd(_s: &mut ConfB, cx: &mut Cx, l: &LogicalLine) -> Dispatch {
         return cx.skip_block();
     }
     let b = BfdInstanceCfg {
-        name: w.text.clone(),
+        name: w.text.to_string(),
         options: Vec::new(),
         span: l.span,
     };
@@ -2515,7 +2520,7 @@ pub fn open_track_group(_s: &mut ConfB, cx: &mut Cx, l: &LogicalLine) -> Dispatc
         return cx.skip_block();
     }
     let g = TrackGroupCfg {
-        name: w.text.clone(),
+        name: w.text.to_string(),
         group: Vec::new(),
         span: l.span,
     };
@@ -2529,7 +2534,7 @@ static TRACK_GROUP: Table<TrackGroupB> = Table::new(&[Kw::values(
     "{ INSTANCE … }",
     |s: &mut TrackGroupB, _cx: &mut Cx, l: &LogicalLine| {
         for w in &l.words {
-            s.0.group.push(w.text.clone());
+            s.0.group.push(w.text.to_string());
         }
     },
 )]);
@@ -2581,7 +2586,7 @@ fn garp_iface(cx: &mut Cx, s: &mut GarpGroupB, w: &Word) {
         );
         return;
     }
-    s.0.interfaces.push(w.text.clone());
+    s.0.interfaces.push(w.text.to_string());
 }
 
 type KQ = Kw<GarpGroupB>;

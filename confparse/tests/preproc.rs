@@ -54,7 +54,7 @@ fn render(case: &str, opts: &PreprocOptions) -> String {
                 if w.text.contains(' ') || w.text.is_empty() {
                     format!("{:?}", w.text)
                 } else {
-                    w.text.clone()
+                    w.text.to_string()
                 }
             })
             .collect();

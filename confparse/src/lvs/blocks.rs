@@ -256,7 +256,7 @@ fn ssl_file(cx: &mut Cx, l: &LogicalLine, slot: &mut Option<String>, what: &str)
     if slot.is_some() {
         cx.general(w.span, format!("SSL {what} already specified - replacing"));
     }
-    *slot = Some(w.text.clone());
+    *slot = Some(w.text.to_string());
 }
 
 static SSL: Table<SslB> = Table::new(&[
@@ -302,7 +302,7 @@ impl Block for VsgB {
 }
 
 pub(crate) fn vsg_open(_lvs: &mut LvsConfig, cx: &mut Cx, l: &LogicalLine) -> Dispatch {
-    let name = cx.arg(l, 1).map(|w| w.text.clone()).unwrap_or_default();
+    let name = cx.arg(l, 1).map(|w| w.text.to_string()).unwrap_or_default();
     let st = VsgB {
         name,
         span: l.span,
@@ -654,7 +654,7 @@ pub(crate) fn vs_open(_lvs: &mut LvsConfig, cx: &mut Cx, l: &LogicalLine) -> Dis
             };
             (
                 VsKey::Group {
-                    name: name.text.clone(),
+                    name: name.text.to_string(),
                 },
                 None,
             )
@@ -783,7 +783,7 @@ fn lb_algo(s: &mut VsB, cx: &mut Cx, l: &LogicalLine) {
         );
         return;
     }
-    s.sched = Some(w.text.clone());
+    s.sched = Some(w.text.to_string());
 }
 
 fn lb_kind(s: &mut VsB, cx: &mut Cx, l: &LogicalLine) {
@@ -904,7 +904,7 @@ static VS: Table<VsB> = Table::new(&[
             }
             name.truncate(cut);
         }
-        s.engine = Some(name);
+        s.engine = Some(name.into());
     })
     .tier(Tier::T3),
     KV::set("persistence_timeout", "[SECS]", |s, cx, l| {
@@ -989,7 +989,7 @@ static VS: Table<VsB> = Table::new(&[
     })
     .tier(Tier::T3),
     KV::set("virtualhost", "NAME", |s, cx, l| match l.words.get(1) {
-        Some(w) => s.virtualhost = Some(w.text.clone()),
+        Some(w) => s.virtualhost = Some(w.text.to_string()),
         None => cx.general(l.span, "virtual server virtualhost missing"),
     })
     .tier(Tier::T3),
@@ -1001,7 +1001,7 @@ static VS: Table<VsB> = Table::new(&[
             );
             return;
         }
-        s.snmp_name = l.words.get(1).map(|w| w.text.clone());
+        s.snmp_name = l.words.get(1).map(|w| w.text.to_string());
     })
     .tier(Tier::T3),
     KV::set("alpha", "", |s, _cx, _l| s.alpha = true).tier(Tier::T3),
@@ -1306,7 +1306,7 @@ static RS: Table<RsB> = Table::new(&[
     })
     .tier(Tier::T3),
     KR::set("virtualhost", "NAME", |s, cx, l| match l.words.get(1) {
-        Some(w) => s.virtualhost = Some(w.text.clone()),
+        Some(w) => s.virtualhost = Some(w.text.to_string()),
         None => cx.general(l.span, "real server virtualhost missing"),
     })
     .tier(Tier::T3),
@@ -1315,7 +1315,7 @@ static RS: Table<RsB> = Table::new(&[
             cx.general(l.span, "real server snmp_name missing or extra parameters");
             return;
         }
-        s.snmp_name = l.words.get(1).map(|w| w.text.clone());
+        s.snmp_name = l.words.get(1).map(|w| w.text.to_string());
     })
     .tier(Tier::T3),
 ]);

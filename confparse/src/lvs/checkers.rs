@@ -585,7 +585,7 @@ static CONN: Table<ConnB> = Table::new(&[
             );
             return;
         }
-        s.bind_if = Some(w.text.clone());
+        s.bind_if = Some(w.text.to_string());
     })
     .tier(Tier::T3),
     KC::set("connect_timeout", "SECS", |s, cx, l| {
@@ -676,7 +676,7 @@ static HTTP: Table<CheckB> = Table::new(&[
     KK::set("virtualhost", "NAME", |s, cx, l| match l.words.get(1) {
         Some(w) => {
             if let Some(h) = http(s) {
-                h.virtualhost = Some(w.text.clone());
+                h.virtualhost = Some(w.text.to_string());
             }
         }
         None => cx.general(l.span, "HTTP_GET virtualhost name missing"),
@@ -799,7 +799,7 @@ static URL: Table<UrlB> = Table::new(&[
     KU::set("path", "PATH", |s, cx, l| {
         s.span.get_or_insert(l.span);
         if let Some(w) = cx.arg(l, 1) {
-            s.path = Some(w.text.clone());
+            s.path = Some(w.text.to_string());
         }
     }),
     KU::set("digest", "MD5HEX", |s, cx, l| {
@@ -836,7 +836,7 @@ static URL: Table<UrlB> = Table::new(&[
             );
             return;
         }
-        s.digest = Some(d.to_ascii_lowercase());
+        s.digest = Some(d.to_ascii_lowercase().into());
     })
     .tier(Tier::T3),
     KU::set("status_code", "N|N-M …", |s, cx, l| {
@@ -858,7 +858,7 @@ static URL: Table<UrlB> = Table::new(&[
         }
     }),
     KU::set("virtualhost", "NAME", |s, cx, l| match l.words.get(1) {
-        Some(w) => s.virtualhost = Some(w.text.clone()),
+        Some(w) => s.virtualhost = Some(w.text.to_string()),
         None => cx.general(l.span, "Missing HTTP_GET virtualhost name"),
     })
     .tier(Tier::T3),
@@ -881,7 +881,7 @@ static URL: Table<UrlB> = Table::new(&[
     KU::set("regex_no_match", "", |s, _cx, _l| s.regex_no_match = true).tier(Tier::T3),
     KU::set("regex_options", "OPTION …", |s, _cx, l| {
         s.regex_options
-            .extend(l.words.iter().skip(1).map(|w| w.text.clone()));
+            .extend(l.words.iter().skip(1).map(|w| w.text.to_string()));
     })
     .tier(Tier::T3),
     KU::set("regex_min_offset", "N", |s, cx, l| {
@@ -992,7 +992,7 @@ static SMTP: Table<CheckB> = Table::new(&[
     KK::set("helo_name", "NAME", |s, cx, l| match l.words.get(1) {
         Some(w) => {
             if let KindB::Smtp { helo, .. } = &mut s.kind {
-                *helo = Some(w.text.clone());
+                *helo = Some(w.text.to_string());
             }
         }
         None => cx.general(l.span, "SMTP_CHECK helo name missing"),
@@ -1061,7 +1061,7 @@ static DNS: Table<CheckB> = Table::new(&[
                 return;
             }
             if let KindB::Dns { qtype, .. } = &mut s.kind {
-                *qtype = up;
+                *qtype = up.into();
             }
         },
     ),
@@ -1217,7 +1217,7 @@ static FILE: Table<CheckB> = Table::new(&[
             return;
         }
         if let KindB::File { track_file, .. } = &mut s.kind {
-            *track_file = Some((w.text.clone(), w.span));
+            *track_file = Some((w.text.to_string(), w.span));
         }
     }),
     KK::set(
@@ -1294,7 +1294,7 @@ static BFD: Table<CheckB> = Table::new(&[
             *failed = true;
             return;
         }
-        *name = Some(n.clone());
+        *name = Some(n.to_string());
     }),
     KK::set("alpha", "[BOOL]", |s, cx, l| {
         if let Some(b) = opt_bool(cx, l, "Invalid alpha parameter") {
