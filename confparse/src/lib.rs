@@ -80,11 +80,18 @@ pub struct Report {
     pub sources: SourceMap,
     pub diagnostics: Diagnostics,
     pub model: Option<Model>,
+    /// A strictly checked include (`includea`, `includem`, ..., `-e`) was
+    /// missing: keepalived 2.2.7 then exits "not configured" with status 6,
+    /// also under `-t` (observed), whatever else was reported.
+    pub include_failed: bool,
 }
 
 impl Report {
     /// keepalived 2.2.7's `-t` exit status for this configuration.
     pub fn exit_status(&self) -> i32 {
+        if self.include_failed {
+            return diag::exit::SECURITY;
+        }
         self.diagnostics.exit_status()
     }
 
@@ -105,13 +112,15 @@ pub fn check(path: &Path, opts: &LoadOptions) -> Report {
         all_config: opts.all_config,
         ..Default::default()
     };
-    let lines = preproc::read_config(path, &popts, &mut sources, &mut diagnostics);
-    let model = check_lines(&lines, opts, &mut diagnostics);
+    let pre = preproc::read_config_full(path, &popts, &mut sources, &mut diagnostics);
+    let model = check_lines(&pre.lines, opts, &mut diagnostics);
     Report {
         path: path.to_path_buf(),
         sources,
         diagnostics,
-        model,
+        // keepalived does not run at all after a failed checked include.
+        model: model.filter(|_| !pre.include_failed),
+        include_failed: pre.include_failed,
     }
 }
 
@@ -317,5 +326,6 @@ pub fn check_str(text: &str, opts: &LoadOptions) -> Report {
         sources,
         diagnostics,
         model,
+        include_failed: false,
     }
 }
