@@ -266,48 +266,6 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<(Model, Diagnostics), Box
     }
 }
 
-/// Split a command on blanks, honouring single and double quotes and
-/// backslash escapes (the subset of keepalived's script splitting,
-/// reference 1.3, that commands in configurations use).
-pub fn shell_words(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut have = false;
-    let mut quote: Option<char> = None;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some('"'), '\\') => match chars.next() {
-                Some(n) => cur.push(n),
-                None => cur.push('\\'),
-            },
-            (Some(_), c) => cur.push(c),
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                have = true;
-            }
-            (None, '\\') => {
-                if let Some(n) = chars.next() {
-                    cur.push(n);
-                    have = true;
-                }
-            }
-            (None, c) if c.is_whitespace() => {
-                if have || !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                    have = false;
-                }
-            }
-            (None, c) => cur.push(c),
-        }
-    }
-    if have || !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
 /// [`check_lines`] on a string, split by the lexer only (no include, `@`,
 /// `$` or `~` preprocessing): for tests of the keyword tables.
 pub fn check_str(text: &str, opts: &LoadOptions) -> Report {
