@@ -37,7 +37,9 @@
 //! Usage (see BENCHMARKS.md):
 //!   cargo build --release -p keepalived-rs -p keepalived-rs-tests --bin keepalived-rs --bin bench_vrrp
 //!   sudo target/release/bench_vrrp [--trials 20] [--advert 1] [--version 2]
-//!        [--instances 1000] [--ifaces 40] [--window 30] [--skip-takeover] [--skip-scale]
+//!        [--instances 1000] [--ifaces 40] [--window 30]
+//!        [--jitter-window 20] [--skip-takeover] [--skip-scale]
+//!        [--perf DIR]  (after each scale window, 20 s of `perf record -g` into DIR)
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -71,6 +73,8 @@ struct Args {
     instances: usize,
     ifaces: usize,
     window: u64,
+    jitter_window: u64,
+    perf: Option<std::path::PathBuf>,
     takeover: bool,
     scale: bool,
 }
@@ -83,8 +87,10 @@ fn parse_args() -> Res<Args> {
         instances: 1000,
         ifaces: 40,
         window: 30,
+        jitter_window: 20,
         takeover: true,
         scale: true,
+        perf: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -101,8 +107,10 @@ fn parse_args() -> Res<Args> {
             "--instances" => a.instances = num("--instances")? as usize,
             "--ifaces" => a.ifaces = num("--ifaces")? as usize,
             "--window" => a.window = num("--window")? as u64,
+            "--jitter-window" => a.jitter_window = num("--jitter-window")? as u64,
             "--skip-takeover" => a.takeover = false,
             "--skip-scale" => a.scale = false,
+            "--perf" => a.perf = Some(it.next().ok_or("--perf needs a directory")?.into()),
             other => return Err(format!("unknown argument `{other}` (see the file's doc)")),
         }
     }
@@ -603,25 +611,48 @@ fn clk_tck() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// `perf record -g` of the daemon's processes for 20 s into
+/// `DIR/perf-<impl>.data` (read with `perf report -i FILE`).
+fn perf_record(dir: &Path, which: Impl, pids: &[u32]) -> Res<()> {
+    std::fs::create_dir_all(dir).map_err(ctx(&format!("create {}", dir.display())))?;
+    let file = dir.join(match which {
+        Impl::Keepalived => "perf-keepalived.data",
+        Impl::Ours => "perf-keepalived-rs.data",
+    });
+    let pid_list: Vec<String> = pids.iter().map(u32::to_string).collect();
+    let out = std::process::Command::new("timeout")
+        .args(["60", "perf", "record", "-F", "999", "-g", "-o"])
+        .arg(&file)
+        .args(["-p", &pid_list.join(","), "--", "sleep", "20"])
+        .output()
+        .map_err(ctx("run perf"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "perf record: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    eprintln!("scale: profile of {} in {}", which.label(), file.display());
+    Ok(())
+}
+
 struct ScaleResult {
     which: Impl,
     up_after: f64,
     cpu_pct: f64,
+    cpu_cap_pct: f64,
     procs: usize,
     rss: u64,
     hwm: u64,
     adverts: usize,
     expected: usize,
     jitter: Vec<f64>,
+    mean_dev: f64,
 }
 
 fn scale_one(which: Impl, ours: &Path, args: &Args, lab: &Lab) -> Res<ScaleResult> {
     let h = lab.host("h").map_err(ctx("host h"))?.clone();
     let names: Vec<String> = (0..args.ifaces).map(|i| format!("eth{i}")).collect();
-    let caps = names
-        .iter()
-        .map(|n| Capture::on_host(&h, n).map_err(ctx(&format!("capture on {n}"))))
-        .collect::<Res<Vec<_>>>()?;
     let vips: Vec<IpAddr> = (0..args.instances)
         .map(|i| IpAddr::V4(scale_vip(i % args.ifaces, i / args.ifaces + 1)))
         .collect();
@@ -670,15 +701,47 @@ fn scale_one(which: Impl, ours: &Path, args: &Args, lab: &Lab) -> Res<ScaleResul
     }
     let wall = w1.duration_since(w0).as_secs_f64();
     let cpu_pct = (ticks1 - ticks0) as f64 / clk_tck() / wall * 100.0;
+    // Jitter in a second window, with captures on the switch-side ports:
+    // packet sockets in the daemon's own namespace would get a clone of
+    // every advert it sends and wake a reader thread for it, work the
+    // kernel charges to the sender (seen with perf: 75 % of the daemon's
+    // CPU in sock_def_readable under packet_rcv), so the CPU window above
+    // runs without any capture.
+    let caps = names
+        .iter()
+        .map(|n| Capture::on_port(lab, "h", n).map_err(ctx(&format!("capture on {n}'s port"))))
+        .collect::<Res<Vec<_>>>()?;
+    thread::sleep(Duration::from_secs(1));
+    let ticks2: u64 = pids.iter().map(|p| cpu_ticks(*p)).sum::<Res<u64>>()?;
+    let j0 = Instant::now();
+    thread::sleep(Duration::from_secs(args.jitter_window));
+    let ticks3: u64 = pids.iter().map(|p| cpu_ticks(*p)).sum::<Res<u64>>()?;
+    let j1 = Instant::now();
+    let jwall = j1.duration_since(j0).as_secs_f64();
+    let cpu_cap_pct = (ticks3 - ticks2) as f64 / clk_tck() / jwall * 100.0;
+    let frames: Vec<Vec<Frame>> = caps.into_iter().map(Capture::stop).collect();
+    if let Some(dir) = &args.perf {
+        // After the measured windows, so the profiler's cost is in neither.
+        perf_record(dir, which, &pids)?;
+        let smaps = std::fs::read_to_string(format!("/proc/{leader}/smaps")).unwrap_or_default();
+        let _ = std::fs::write(
+            dir.join(format!("smaps-{}", which.label().replace(' ', "-"))),
+            smaps,
+        );
+    }
     let _ = d.stop(Duration::from_secs(15));
-    // Per instance (interface, VRID): intervals between its adverts.
+    // Per instance (interface, VRID): intervals between its adverts. On
+    // the port, frames from the host are incoming (`outgoing` = towards it).
     let nominal = args.advert * 1e3;
     let mut jitter = Vec::new();
     let mut adverts = 0;
-    for cap in caps {
+    // Signed: a schedule taken from "now" instead of the previous deadline
+    // shows as a steady positive mean.
+    let mut drift_sum = 0.0;
+    for f_if in frames {
         let mut per: BTreeMap<u8, Vec<Instant>> = BTreeMap::new();
-        for f in cap.stop() {
-            if let (true, true, Some(v)) = (f.outgoing, f.at >= w0 && f.at <= w1, f.vrrp()) {
+        for f in f_if {
+            if let (false, true, Some(v)) = (f.outgoing, f.at >= j0 && f.at <= j1, f.vrrp()) {
                 if v.priority > 0 {
                     per.entry(v.vrid).or_default().push(f.at);
                 }
@@ -687,7 +750,9 @@ fn scale_one(which: Impl, ours: &Path, args: &Args, lab: &Lab) -> Res<ScaleResul
         for ts in per.values() {
             adverts += ts.len();
             for w in ts.windows(2) {
-                jitter.push((since_ms(w[1], w[0]) - nominal).abs());
+                let dev = since_ms(w[1], w[0]) - nominal;
+                drift_sum += dev;
+                jitter.push(dev.abs());
             }
         }
     }
@@ -699,7 +764,9 @@ fn scale_one(which: Impl, ours: &Path, args: &Args, lab: &Lab) -> Res<ScaleResul
         rss,
         hwm,
         adverts,
-        expected: (args.instances as f64 * wall / args.advert) as usize,
+        expected: (args.instances as f64 * jwall / args.advert) as usize,
+        cpu_cap_pct,
+        mean_dev: drift_sum / jitter.len().max(1) as f64,
         jitter: sorted(jitter),
     })
 }
@@ -722,17 +789,18 @@ fn scale(args: &Args, ours: &Path) -> Res<String> {
     }
     let _ = lab.teardown();
     let mut s = format!(
-        "Scale: {} instances as master over {} interfaces, VRRPv{}, advert_int {} s, one VIP each; {} s window after all VIPs are up + 7 s.\n\n",
-        args.instances, args.ifaces, args.version, args.advert, args.window
+        "Scale: {} instances as master over {} interfaces, VRRPv{}, advert_int {} s, one VIP each. CPU and RSS: {} s window starting 7 s after all VIPs are up, no capture running; jitter (and the CPU in brackets): the next {} s, captures on the switch-side ports.\n\n",
+        args.instances, args.ifaces, args.version, args.advert, args.window, args.jitter_window
     );
-    s.push_str("| daemon | all VIPs up after | CPU (% of one core) | processes | VmRSS sum | VmHWM sum | adverts seen / expected | jitter p50 / p99 / max (ms) |\n");
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("| daemon | all VIPs up after | CPU, % of one core (with captures) | processes | VmRSS sum | VmHWM sum | adverts seen / expected | jitter p50 / p99 / max (ms) | mean interval - advert_int (ms) |\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in &results {
         s.push_str(&format!(
-            "| {} | {:.1} s | {:.2} % | {} | {:.1} MiB | {:.1} MiB | {} / {} | {} / {} / {} |\n",
+            "| {} | {:.1} s | {:.2} % ({:.2} %) | {} | {:.1} MiB | {:.1} MiB | {} / {} | {} / {} / {} | {:+.2} |\n",
             r.which.label(),
             r.up_after,
             r.cpu_pct,
+            r.cpu_cap_pct,
             r.procs,
             r.rss as f64 / 1024.0,
             r.hwm as f64 / 1024.0,
@@ -741,6 +809,7 @@ fn scale(args: &Args, ours: &Path) -> Res<String> {
             ms(pct(&r.jitter, 50.0)),
             ms(pct(&r.jitter, 99.0)),
             ms(r.jitter.last().copied()),
+            r.mean_dev,
         ));
     }
     Ok(s)
