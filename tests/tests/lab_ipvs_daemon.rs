@@ -414,3 +414,95 @@ fn ipvs_daemon_stop_removes_only_its_services() {
     assert_eq!(stop.get("ip_vs_unlink_service"), Some(&8), "{stop:?}");
     assert_eq!(stop.get("ip_vs_del_dest"), Some(&11), "{stop:?}");
 }
+
+/// The benchmark config: 1,000 TCP `wlc` DR services with 10 destinations
+/// each (weight 1), as the ipvs crate's `vm_ipvs_bench` table.
+fn bench_config(services: u32, dests: u32) -> String {
+    let mut c = String::from("global_defs {\n    router_id ipvs_bench\n}\n");
+    for i in 0..services {
+        c.push_str(&format!(
+            "virtual_server 10.2.{}.{} 80 {{\n    lb_algo wlc\n    lb_kind DR\n    protocol TCP\n",
+            i / 250,
+            i % 250 + 1
+        ));
+        for d in 0..dests {
+            c.push_str(&format!(
+                "    real_server 10.0.0.{} 80 {{\n        weight 1\n    }}\n",
+                11 + d
+            ));
+        }
+        c.push_str("}\n");
+    }
+    c
+}
+
+/// Start and stop time, keepalived 2.2.7 vs keepalived-rs, on 1,000
+/// services x 10 destinations (`fixtures/ipvs-daemon/bench.sh`); the
+/// figures go to BENCHMARKS.md. Asserts only what must hold: both program
+/// every destination and remove every service.
+#[test]
+fn ipvs_daemon_bench() {
+    if !lab_guard("ipvs_daemon_bench", NEEDS) {
+        return;
+    }
+    const SERVICES: u32 = 1000;
+    const DESTS: u32 = 10;
+    let ours = testlab::confgen::run::our_binary().unwrap_or_else(|e| panic!("{e}"));
+    let image = Kernel::cached()
+        .and_then(|k| {
+            InitramfsBuilder::new(k)
+                .program("keepalived")?
+                .program_as(ours, "/usr/sbin/keepalived-rs")
+                .build()
+        })
+        .unwrap_or_else(|e| panic!("building the image: {e}"));
+    let scenario = Scenario::new(fixture("bench.sh"))
+        .file(
+            "/etc/keepalived/keepalived.conf",
+            bench_config(SERVICES, DESTS),
+            0o644,
+        )
+        .env(
+            "KR_CMD",
+            "keepalived-rs -n -l -p /run/kr.pid -r /run/kr-vrrp.pid -c /run/kr-check.pid",
+        )
+        .env("KR_DESTS", &(SERVICES * DESTS).to_string())
+        .timeout(Duration::from_secs(1500));
+    let out = image
+        .run(&scenario)
+        .unwrap_or_else(|e| panic!("VM scenario bench failed: {e}"));
+    let v = |k: &str| out.value(k).unwrap_or("?").to_string();
+    for p in ["ka", "kr"] {
+        eprintln!(
+            "BENCH ipvs-daemon {p}: up {} start {} s ({} services, {} destinations listed), \
+             stop {} s ({}, {} services left)",
+            v(&format!("{p}.up")),
+            v(&format!("{p}.start-s")),
+            v(&format!("{p}.services")),
+            v(&format!("{p}.dests")),
+            v(&format!("{p}.stop-s")),
+            v(&format!("{p}.stopped")),
+            v(&format!("{p}.left")),
+        );
+        let l = out.text(&format!("{p}.log")).unwrap_or_default();
+        let tail: Vec<&str> = l.lines().rev().take(15).collect();
+        eprintln!("{p}.log tail (newest first):\n{}", tail.join("\n"));
+    }
+    for p in ["ka", "kr"] {
+        assert_eq!(value(&out, &format!("{p}.up")), "yes", "{p}");
+        assert_eq!(
+            value(&out, &format!("{p}.services")),
+            SERVICES.to_string(),
+            "{p}"
+        );
+        assert_eq!(
+            value(&out, &format!("{p}.dests")),
+            (SERVICES * DESTS).to_string(),
+            "{p}"
+        );
+    }
+    // Ours removes everything and exits on SIGTERM. (keepalived 2.2.7 is
+    // reported, not judged: under TCG its stop can outlast its own limits.)
+    assert_eq!(value(&out, "kr.stopped"), "term");
+    assert_eq!(value(&out, "kr.left"), "0");
+}
