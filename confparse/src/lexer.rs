@@ -465,6 +465,18 @@ pub(crate) fn decomment(t: &mut Text) -> Decommented {
     t.advance(lead);
     let base = t.start;
     let bytes = t.s.as_str().as_bytes();
+    // Fast path: most lines hold none of the bytes handled below, and a
+    // branch-free scan for them (which the compiler vectorizes) is several
+    // times cheaper than the byte-by-byte state machine.
+    let special = bytes[base..].iter().fold(false, |acc, &b| {
+        acc | matches!(b, b'"' | b'\\' | b'#' | b'!')
+    });
+    if !special {
+        let trail = t.view().bytes().rev().take_while(|&b| is_blank(b)).count();
+        let keep = t.view().len() - trail;
+        t.truncate_view(keep);
+        return res;
+    }
     let mut quote = false;
     let mut cont_at: Option<usize> = None;
     let mut skip: Option<usize> = None;
