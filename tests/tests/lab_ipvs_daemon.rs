@@ -343,10 +343,16 @@ fn ipvs_daemon_reload_applies_only_the_difference() {
         "{}",
         log(out)
     );
-    // The unchanged service kept its counters.
+    // The unchanged service kept its counters (a recreated service starts
+    // from 0; a late SYN retransmission may still add to them).
     let before = conns(out, "kr.stats-before", "10.0.0.100:80");
     assert!(before > 0, "{}", text(out, "kr.stats-before"));
-    assert_eq!(conns(out, "kr.stats-reloaded", "10.0.0.100:80"), before);
+    let after = conns(out, "kr.stats-reloaded", "10.0.0.100:80");
+    assert!(
+        after >= before,
+        "Conns {before} before the reload, {after} after:\n{}",
+        text(out, "kr.stats-reloaded")
+    );
 }
 
 #[test]
