@@ -309,15 +309,26 @@ impl<C: IpvsClient> LvsState<C> {
     /// Logs each failed op with the virtual server and config line it
     /// belongs to.
     fn log_report(&self, phase: &str, r: &ReconcileReport) {
-        for f in &r.applied.failed {
-            match op_service(&f.op).and_then(|k| self.origins.get(&k)) {
-                Some(o) => error!(
-                    "IPVS ({phase}): {} ({}, {}); retried on the next pass",
-                    f.error, o.name, o.place
-                ),
-                None => error!("IPVS ({phase}): {}; retried on the next pass", f.error),
-            }
+        for m in self.failures(phase, r) {
+            error!("{m}");
         }
+    }
+
+    /// One message per failed op of `r`.
+    fn failures(&self, phase: &str, r: &ReconcileReport) -> Vec<String> {
+        r.applied
+            .failed
+            .iter()
+            .map(
+                |f| match op_service(&f.op).and_then(|k| self.origins.get(&k)) {
+                    Some(o) => format!(
+                        "IPVS ({phase}): {} ({}, {}); retried on the next pass",
+                        f.error, o.name, o.place
+                    ),
+                    None => format!("IPVS ({phase}): {}; retried on the next pass", f.error),
+                },
+            )
+            .collect()
     }
 }
 
@@ -637,6 +648,24 @@ virtual_server fwmark 7 {
         assert_eq!(
             table(s.client()).keys().into_iter().collect::<Vec<_>>(),
             vec![foreign().key]
+        );
+    }
+
+    #[test]
+    fn kernel_errors_name_the_virtual_server_and_line() {
+        let mut s = state(BASE, FakeIpvs::new());
+        s.client().del_service(&tcp("10.0.0.1", 80)).expect("fake");
+        s.client().fail.push(("10.0.1.2".into(), libc::ENOMEM));
+        let r = s
+            .rec
+            .reconcile(&mut s.client, &s.table)
+            .expect("fake reads");
+        let msgs = s.failures("repair", &r);
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        assert!(
+            msgs[0].contains("10.0.1.2")
+                && msgs[0].contains("(virtual_server 10.0.0.1 80, /k.conf:2)"),
+            "{msgs:?}"
         );
     }
 
