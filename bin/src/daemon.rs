@@ -139,20 +139,33 @@ pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
             error!("cannot install signal handlers");
             return ExitCode::FAILURE;
         };
-        let mut runtime = if run_vrrp {
-            match vrrp::runtime::Runtime::start(&model, opts).await {
-                Ok(r) => Some(r),
+        // keepalived 2.2.7 without IPVS: "IPVS: Can't initialize ipvs", the
+        // checker process exits FATAL and the parent terminates (status 1).
+        let lvs = if run_lvs {
+            match lvs::Lvs::start(&model, &cli.config_path()) {
+                Ok(l) => Some(l),
                 Err(e) => {
-                    error!("{e}");
+                    error!("IPVS: Can't initialize ipvs: {e}");
                     return ExitCode::FAILURE;
                 }
             }
         } else {
             None
         };
-        let lvs = run_lvs
-            .then(|| lvs::Lvs::start_logged(&model, &cli.config_path()))
-            .flatten();
+        let mut runtime = if run_vrrp {
+            match vrrp::runtime::Runtime::start(&model, opts).await {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    error!("{e}");
+                    if let Some(l) = lvs {
+                        l.stop(cli.dont_release_ipvs);
+                    }
+                    return ExitCode::FAILURE;
+                }
+            }
+        } else {
+            None
+        };
         info!("Startup complete");
         loop {
             tokio::select! {

@@ -406,18 +406,6 @@ impl Lvs {
         })
     }
 
-    /// [`Lvs::start`], logging a failure (keepalived's checker process
-    /// logs "IPVS: Can't initialize ipvs" and runs without IPVS).
-    pub fn start_logged(model: &Model, config: &Path) -> Option<Lvs> {
-        match Lvs::start(model, config) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                error!("IPVS: cannot start the LVS side: {e}; virtual servers not programmed");
-                None
-            }
-        }
-    }
-
     /// SIGHUP: load the configuration again (on the LVS thread) and apply
     /// the difference.
     pub fn reload(&self, path: PathBuf, opts: confparse::LoadOptions) {
