@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use testlab::vm::{parse_ipvsadm_ln, InitramfsBuilder, IpvsadmService, Kernel, Scenario, VmOutput};
+use testlab::vm::{
+    fixtures_dir, parse_ipvsadm_ln, run_lvs_dr_director, DirectorSpec, InitramfsBuilder,
+    IpvsadmService, Kernel, Scenario, VmOutput, BACKUP_CONF, DIRECTOR_CONF,
+};
 use testlab::{lab_guard, Need};
 
 const NEEDS: &[Need] = &[
@@ -511,4 +514,112 @@ fn ipvs_daemon_bench() {
     // reported, not judged: under TCG its stop can outlast its own limits.)
     assert_eq!(value(&out, "kr.stopped"), "term");
     assert_eq!(value(&out, "kr.left"), "0");
+}
+
+/// The seed's LVS-DR scenario (`fixtures/vm/lvs-dr-director.sh`) with
+/// keepalived-rs as the director and as the backup, held to what
+/// `lab_vm::vm_keepalived_director_lvs_dr` measured of keepalived 2.2.7:
+/// the same table, the same kernel operations at start, reload (a weight
+/// change is one edit) and stop, the backup's table before the takeover.
+#[test]
+fn ipvs_daemon_seed_lvs_dr_director() {
+    if !lab_guard("ipvs_daemon_seed_lvs_dr_director", NEEDS) {
+        return;
+    }
+    let ours = testlab::confgen::run::our_binary().unwrap_or_else(|e| panic!("{e}"));
+    let image = Kernel::cached()
+        .and_then(|k| {
+            InitramfsBuilder::new(k)
+                .program_as(ours, "/usr/sbin/keepalived-rs")
+                .build()
+        })
+        .unwrap_or_else(|e| panic!("building the image: {e}"));
+    let conf = std::fs::read_to_string(fixtures_dir().join("lvs-dr-keepalived.conf"))
+        .unwrap_or_else(|e| panic!("seed config: {e}"));
+    let Some(rs2) = conf.find("real_server 192.168.1.12 80") else {
+        panic!("RS2 in the seed config");
+    };
+    let reloaded = format!(
+        "{}{}",
+        &conf[..rs2],
+        conf[rs2..].replacen("weight 1", "weight 3", 1)
+    );
+    let backup_conf =
+        conf.replacen("state MASTER", "state BACKUP", 1)
+            .replacen("priority 100", "priority 90", 1);
+    let run = run_lvs_dr_director(
+        &image,
+        &DirectorSpec {
+            command: &format!("keepalived-rs -n -l -f {DIRECTOR_CONF}"),
+            config: conf.as_bytes(),
+            reload_config: Some(reloaded.as_bytes()),
+            backup: Some((
+                &format!(
+                    "keepalived-rs -n -l -f {BACKUP_CONF} -p /run/kd2.pid -r /run/kd2-vrrp.pid \
+                     -c /run/kd2-check.pid"
+                ),
+                backup_conf.as_bytes(),
+            )),
+        },
+    )
+    .unwrap_or_else(|e| panic!("VM scenario lvs-dr-director failed: {e}"));
+    let log = &run.log;
+    let nonzero = |ops: &testlab::vm::IpvsOps| -> BTreeMap<String, u64> {
+        ops.iter()
+            .filter(|(f, n)| **n > 0 && f.as_str() != "ip_vs_new_dest")
+            .map(|(f, n)| (f.clone(), *n))
+            .collect()
+    };
+    let two_rr = |w2: i64| {
+        svc(
+            "TCP",
+            "192.168.1.100:80",
+            "rr",
+            "",
+            &[
+                ("192.168.1.11:80", "Route", 1),
+                ("192.168.1.12:80", "Route", w2),
+            ],
+        )
+    };
+
+    assert!(run.vip, "VRRP master adds the VIP:\n{log}");
+    assert_eq!(run.dests, 2, "{log}");
+    assert_eq!(table_of(&run.ipvs), two_rr(1), "{log}");
+    assert_eq!(
+        nonzero(&run.ops_start),
+        counts(&[("ip_vs_add_dest", 2), ("ip_vs_add_service", 1)]),
+        "{log}"
+    );
+    assert_eq!(run.http.len(), 4);
+    for pair in run.http.windows(2) {
+        assert_ne!(pair[0], pair[1], "rr alternates: {:?}", run.http);
+    }
+
+    let reload = run.reload.as_ref().expect("reload reported");
+    assert!(reload.alive, "{log}");
+    assert_eq!(
+        nonzero(&reload.ops),
+        counts(&[("ip_vs_edit_dest", 1)]),
+        "{log}"
+    );
+    assert_eq!(table_of(&reload.ipvs), two_rr(3), "{log}");
+
+    let b = run.backup.as_ref().expect("backup reported");
+    assert_eq!(b.dests, 2, "{}", b.log);
+    assert_eq!(table_of(&b.ipvs), two_rr(1), "{}", b.log);
+
+    assert!(run.stopped_by_term, "{log}");
+    // The primary's stop: each destination, then the service. (The backup
+    // only takes the VIP: its table was already there.)
+    assert_eq!(
+        nonzero(&run.ops_stop),
+        counts(&[
+            ("__ip_vs_del_dest", 2),
+            ("ip_vs_del_dest", 2),
+            ("ip_vs_unlink_service", 1)
+        ]),
+        "{log}"
+    );
+    assert!(run.ipvs_after_stop.is_empty(), "{:?}", run.ipvs_after_stop);
 }
