@@ -502,6 +502,12 @@ fn checker_close(rs: &mut RsB, c: CheckB, cx: &mut Cx) {
         }
         _ => {}
     }
+    // Nearly every real server has one checker: a first push would reserve
+    // four (~1.5 KiB wasted per real server, a quarter of `-t`'s memory on
+    // 40k real servers); later pushes grow as usual.
+    if rs.checkers.is_empty() {
+        rs.checkers.reserve_exact(1);
+    }
     rs.checkers.push(c);
 }
 
