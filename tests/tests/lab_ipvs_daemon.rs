@@ -3,11 +3,13 @@
 //! (DR rr, NAT wlc with persistence, fwmark sh, IPv6, a group range), repairs
 //! drift, reloads applying only the difference (counted with the kprobes of
 //! `tests/src/vm.rs`), survives a broken reload, and at stop removes its
-//! services but not an operator's own. keepalived 2.2.7 runs first in the
-//! same boot on the same configs as the oracle.
+//! services but not an operator's own (all of them with `-I`). keepalived
+//! 2.2.7 runs first in the same boot on the same configs as the oracle.
 //!
-//! One boot (`fixtures/ipvs-daemon/scenario.sh`) serves every test here;
-//! each asserts its part.
+//! One boot (`fixtures/ipvs-daemon/scenario.sh`) serves those tests, each
+//! asserting its part. Two more boot on their own: the seed's LVS-DR
+//! scenario with keepalived-rs as director and backup, and the start/stop
+//! benchmark against keepalived 2.2.7 (BENCHMARKS.md).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -422,6 +424,22 @@ fn ipvs_daemon_stop_removes_only_its_services() {
     let stop = ops(out, "kr.trace.stop.");
     assert_eq!(stop.get("ip_vs_unlink_service"), Some(&8), "{stop:?}");
     assert_eq!(stop.get("ip_vs_del_dest"), Some(&11), "{stop:?}");
+}
+
+#[test]
+fn ipvs_daemon_dont_release_ipvs_keeps_the_table() {
+    if !lab_guard("ipvs_daemon_dont_release_ipvs_keeps_the_table", NEEDS) {
+        return;
+    }
+    let out = run();
+    let l = text(out, "kr2.log");
+    assert_eq!(value(out, "kr2.up"), "yes", "{l}");
+    assert_eq!(value(out, "kr2.stopped"), "term", "{l}");
+    assert_eq!(
+        table(out, "kr2.ipvsadm-after-stop"),
+        expected_reloaded(),
+        "{l}"
+    );
 }
 
 /// The benchmark config: 1,000 TCP `wlc` DR services with 10 destinations
