@@ -322,6 +322,32 @@ fn ipvs_daemon_matches_keepalived() {
     );
 }
 
+/// `lvs_sync_daemon kr0 id 7` without a VRRP instance: keepalived 2.2.7
+/// runs the master and the backup sync daemon (kernel defaults for the
+/// rest) and stops both at exit; so do we.
+#[test]
+fn ipvs_daemon_sync_daemons_as_keepalived() {
+    if !lab_guard("ipvs_daemon_sync_daemons_as_keepalived", NEEDS) {
+        return;
+    }
+    let out = run();
+    let ours = text(out, "kr.daemon");
+    let mut lines: Vec<&str> = ours.lines().map(str::trim).collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "backup sync daemon (mcast=kr0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)",
+            "master sync daemon (mcast=kr0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)",
+        ],
+        "{}",
+        log(out)
+    );
+    assert_eq!(ours, text(out, "ka.daemon"));
+    assert_eq!(text(out, "kr.daemon-after-stop").trim(), "");
+    assert_eq!(text(out, "ka.daemon-after-stop").trim(), "");
+}
+
 #[test]
 fn ipvs_daemon_reload_applies_only_the_difference() {
     if !lab_guard("ipvs_daemon_reload_applies_only_the_difference", NEEDS) {
