@@ -215,13 +215,18 @@ impl<C: IpvsClient> LvsState<C> {
         }
     }
 
-    /// New health from the checkers: applied at once.
+    /// New health from the checkers: applied at once, planned against the
+    /// table the last pass left (no dumps: a transition costs its own ops;
+    /// drift is still caught by the next periodic [`LvsState::repair`]).
     pub fn set_health(&mut self, health: Health) {
         self.health = health;
         match desired::desired_from_model(&self.model.lvs, &self.model.global, &self.health) {
             Ok(t) => {
                 self.table = t;
-                self.repair();
+                match self.rec.reconcile_cached(&mut self.client, &self.table) {
+                    Ok(r) => self.log_report("health", &r),
+                    Err(e) => error!("IPVS: cannot read the table: {e}"),
+                }
             }
             Err(e) => error!("IPVS: {e}"),
         }
@@ -655,6 +660,24 @@ virtual_server fwmark 7 {
                 && msgs[0].contains("(virtual_server 10.0.0.1 80, /k.conf:2)"),
             "{msgs:?}"
         );
+    }
+
+    #[test]
+    fn a_dead_real_server_is_removed_and_comes_back() {
+        let mut s = state(BASE, FakeIpvs::new());
+        let dests = |s: &mut LvsState<FakeIpvs>| {
+            table(s.client())
+                .services
+                .iter()
+                .find(|(s, _)| s.key == tcp("10.0.0.1", 80))
+                .map(|(_, d)| d.len())
+        };
+        let mut h = Health::default();
+        h.real_servers.insert((0, 1), false);
+        s.set_health(h);
+        assert_eq!(dests(&mut s), Some(1));
+        s.set_health(Health::default());
+        assert_eq!(dests(&mut s), Some(2));
     }
 
     #[test]
