@@ -141,7 +141,7 @@ pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
         };
         // keepalived 2.2.7 without IPVS: "IPVS: Can't initialize ipvs", the
         // checker process exits FATAL and the parent terminates (status 1).
-        let lvs = if run_lvs {
+        let mut lvs = if run_lvs {
             match lvs::Lvs::start(&model, &cli.config_path()) {
                 Ok(l) => Some(l),
                 Err(e) => {
@@ -174,6 +174,8 @@ pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
                 _ = hup.recv() => {
                     if let Some(l) = &lvs {
                         l.reload(cli.config_path(), crate::load_options(cli));
+                    } else if !cli.vrrp_only {
+                        lvs = lvs::Lvs::start_on_reload(&cli.config_path(), &crate::load_options(cli));
                     }
                     if let Some(r) = runtime.as_mut() {
                         reload_vrrp(r, cli).await;

@@ -55,6 +55,7 @@ fn run() -> &'static VmOutput {
             .file("/etc/keepalived/start.conf", fixture("start.conf"), 0o644)
             .file("/etc/keepalived/reload.conf", fixture("reload.conf"), 0o644)
             .file("/etc/keepalived/broken.conf", fixture("broken.conf"), 0o644)
+            .file("/etc/keepalived/empty.conf", fixture("empty.conf"), 0o644)
             .env("KR_ORACLE", "yes")
             .env(
                 "KR_CMD",
@@ -466,6 +467,34 @@ fn ipvs_daemon_dont_release_ipvs_keeps_the_table() {
         expected_reloaded(),
         "{l}"
     );
+}
+
+/// Started without virtual servers, the LVS side starts on a reload that
+/// brings some (keepalived 2.2.7 starts its checker process then).
+#[test]
+fn ipvs_daemon_lvs_side_starts_on_reload() {
+    if !lab_guard("ipvs_daemon_lvs_side_starts_on_reload", NEEDS) {
+        return;
+    }
+    let out = run();
+    let l = text(out, "kr3.log");
+    let udp = svc(
+        "UDP",
+        "10.0.0.102:53",
+        "rr",
+        "",
+        &[("10.0.0.51:53", "Route", 1)],
+    );
+    let mut want = expected_start();
+    want.extend(udp.clone());
+    want.sort();
+    assert_eq!(value(out, "kr3.up"), "yes", "{l}");
+    assert_eq!(table(out, "kr3.ipvsadm"), want, "{l}");
+    assert_eq!(value(out, "kr3.stopped"), "term", "{l}");
+    let mut left = svc("TCP", "10.0.0.200:22", "rr", "", &[]);
+    left.extend(udp);
+    left.sort();
+    assert_eq!(table(out, "kr3.ipvsadm-after-stop"), left, "{l}");
 }
 
 /// The benchmark config: 1,000 TCP `wlc` DR services with 10 destinations

@@ -394,10 +394,13 @@ impl Lvs {
     /// Connects to the kernel's IPVS and runs the first pass on a thread of
     /// its own; `config` is the main configuration file (spans name it).
     pub fn start(model: &Model, config: &Path) -> Result<Lvs, IpvsError> {
+        Lvs::start_with(model.clone(), vec![config.to_path_buf()])
+    }
+
+    /// [`Lvs::start`] with every file of the configuration known.
+    fn start_with(model: Model, sources: Vec<PathBuf>) -> Result<Lvs, IpvsError> {
         let client = NetlinkIpvs::connect()?;
         let (tx, rx) = mpsc::channel();
-        let model = model.clone();
-        let sources = vec![config.to_path_buf()];
         let thread = std::thread::Builder::new()
             .name("lvs".into())
             .spawn(move || run(LvsState::start(client, model, sources), rx))
@@ -409,6 +412,23 @@ impl Lvs {
             tx,
             thread: Some(thread),
         })
+    }
+
+    /// SIGHUP while the LVS side is not running: keepalived 2.2.7 starts
+    /// its checker process when the new configuration has virtual servers
+    /// (observed in the VM lab). A failure is logged; nothing starts.
+    pub fn start_on_reload(path: &Path, opts: &confparse::LoadOptions) -> Option<Lvs> {
+        let (model, sources) = load_for_reload(path, opts)?;
+        if model.lvs.virtual_servers.is_empty() {
+            return None;
+        }
+        match Lvs::start_with(model, sources) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                error!("IPVS: Can't initialize ipvs: {e}");
+                None
+            }
+        }
     }
 
     /// SIGHUP: load the configuration again (on the LVS thread) and apply
