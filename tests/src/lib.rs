@@ -69,6 +69,20 @@ pub fn lab_guard(test: &str, needs: &[Need]) -> bool {
     }
 }
 
+/// Benchmarks that live beside the lab tests (they need the same VMs and
+/// namespaces) run only when `KEEPALIVED_RS_BENCH=1`: they measure, they do
+/// not check, and some take minutes (keepalived 2.2.7 needs ~2 min to stop
+/// with 1,000 services). Otherwise they print why they did not run.
+pub fn bench_enabled(bench: &str) -> bool {
+    if std::env::var("KEEPALIVED_RS_BENCH").is_ok_and(|v| v == "1") {
+        return true;
+    }
+    eprintln!(
+        "NOT RUN benchmark {bench}: set KEEPALIVED_RS_BENCH=1 to measure (see BENCHMARKS.md)"
+    );
+    false
+}
+
 /// Whether `prog` is an executable on PATH (or an executable path).
 pub fn on_path(prog: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;

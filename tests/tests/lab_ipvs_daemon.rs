@@ -524,7 +524,7 @@ fn bench_config(services: u32, dests: u32) -> String {
 /// every destination and remove every service.
 #[test]
 fn ipvs_daemon_bench() {
-    if !lab_guard("ipvs_daemon_bench", NEEDS) {
+    if !testlab::bench_enabled("ipvs_daemon_bench") || !lab_guard("ipvs_daemon_bench", NEEDS) {
         return;
     }
     const SERVICES: u32 = 1000;
