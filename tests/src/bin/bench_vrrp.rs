@@ -660,7 +660,16 @@ fn scale_one(which: Impl, ours: &Path, args: &Args, lab: &Lab) -> Res<ScaleResul
     let mut d = start(which, ours, &h, &scale_config(args))?;
     let up_deadline = t_start + Duration::from_secs(120);
     loop {
-        let addrs = h.addrs().map_err(ctx("ip addr"))?;
+        // One slow `ip` (RTNL contention from other labs on the host) is
+        // retried; the whole wait stays bounded by `up_deadline`.
+        let addrs = match h.addrs() {
+            Ok(a) => a,
+            Err(e) if Instant::now() < up_deadline => {
+                eprintln!("scale: {e}; retrying");
+                continue;
+            }
+            Err(e) => return Err(format!("ip addr: {e}")),
+        };
         let n = vips
             .iter()
             .filter(|v| addrs.iter().any(|a| a.addr == **v))
