@@ -467,8 +467,8 @@ fn takeover(args: &Args, ours: &Path) -> Res<String> {
         "Takeover: VRRPv{}, advert_int {} s, master priority {HIGH}, backup {LOW}, {} trials per row; times in ms; p99 of {} samples is the nearest rank.\n\n",
         args.version, args.advert, args.trials, args.trials
     ));
-    s.push_str("| master+backup | stop | bound | wire→GARP p50 / p99 | minus bound p50 / p99 / min | signal→GARP p50 / p99 | signal→VIP p50 / p99 |\n");
-    s.push_str("|---|---|---:|---:|---:|---:|---:|\n");
+    s.push_str("| master+backup | stop | bound | wire→GARP p50 / p99 | minus bound p50 / p99 / min | over bound + 20 ms | signal→GARP p50 / p99 | signal→VIP p50 / p99 |\n");
+    s.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
     for kill in [true, false] {
         let bound = if kill {
             cfg.master_down_interval()
@@ -486,7 +486,7 @@ fn takeover(args: &Args, ours: &Path) -> Res<String> {
             let sg = col(|t| t.sig_to_garp);
             let sv = col(|t| t.sig_to_vip);
             s.push_str(&format!(
-                "| {} x2 | {} | {bound:.1} | {} / {} | {} / {} / {} | {} / {} | {} / {} |\n",
+                "| {} x2 | {} | {bound:.1} | {} / {} | {} / {} / {} | {} of {} | {} / {} | {} / {} |\n",
                 p.which.label(),
                 if kill { "SIGKILL" } else { "SIGTERM" },
                 ms(pct(&wire, 50.0)),
@@ -494,6 +494,8 @@ fn takeover(args: &Args, ours: &Path) -> Res<String> {
                 signed_ms(pct(&excess, 50.0)),
                 signed_ms(pct(&excess, 99.0)),
                 signed_ms(excess.first().copied()),
+                excess.iter().filter(|e| **e > 20.0).count(),
+                excess.len(),
                 ms(pct(&sg, 50.0)),
                 ms(pct(&sg, 99.0)),
                 ms(pct(&sv, 50.0)),
@@ -501,7 +503,7 @@ fn takeover(args: &Args, ours: &Path) -> Res<String> {
             ));
             if wire.len() < rows.len() || sv.len() < rows.len() {
                 s.push_str(&format!(
-                    "|  | (of {} trials: {} with the master's advert seen, {} with the VIP event) | | | | | |\n",
+                    "|  | (of {} trials: {} with the master's advert seen, {} with the VIP event) | | | | | | |\n",
                     rows.len(),
                     wire.len(),
                     sv.len()
