@@ -69,13 +69,12 @@ pub fn generic_args(instance: &str, state: &str, priority: u8) -> Vec<String> {
     ]
 }
 
-/// Starts `cmd` in the background and reaps it on a tokio task; a failure
-/// to start or a non-zero exit is logged, never propagated. Needs a tokio
-/// runtime.
-pub fn spawn(cmd: &NotifyCmd) {
-    let Some((prog, args)) = cmd.argv.split_first() else {
-        return;
-    };
+/// The command for a configured script (notify or track script), set up
+/// as keepalived runs scripts: exec'd directly with the configured argv, in
+/// its own process group, without `IFS`, `LD_PRELOAD` and
+/// `LD_LIBRARY_PATH` in its environment, no stdio. `None` for an empty argv.
+pub fn script_command(argv: &[String], kill_on_drop: bool) -> Option<Command> {
+    let (prog, args) = argv.split_first()?;
     let mut c = Command::new(prog);
     c.args(args)
         .env_remove("IFS")
@@ -85,7 +84,17 @@ pub fn spawn(cmd: &NotifyCmd) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
-        .kill_on_drop(false);
+        .kill_on_drop(kill_on_drop);
+    Some(c)
+}
+
+/// Starts `cmd` in the background and reaps it on a tokio task; a failure
+/// to start or a non-zero exit is logged, never propagated. Needs a tokio
+/// runtime.
+pub fn spawn(cmd: &NotifyCmd) {
+    let Some(mut c) = script_command(&cmd.argv, false) else {
+        return;
+    };
     let line = cmd.argv.join(" ");
     match c.spawn() {
         Ok(mut child) => {

@@ -13,9 +13,7 @@
 use super::InstanceMsg;
 use crate::io::notify::NotifyCmd;
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::process::Command;
 use tokio::sync::mpsc;
 use tracing::info;
 
@@ -143,17 +141,7 @@ impl ScriptState {
 
 /// Runs the script once; `Some(success)` or `None` on timeout.
 async fn run_once(s: &ScriptSpec) -> Option<bool> {
-    let (prog, args) = s.cmd.argv.split_first()?;
-    let mut c = Command::new(prog);
-    c.args(args)
-        .env_remove("IFS")
-        .env_remove("LD_PRELOAD")
-        .env_remove("LD_LIBRARY_PATH")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true);
+    let mut c = crate::io::notify::script_command(&s.cmd.argv, true)?;
     let mut child = match c.spawn() {
         Ok(ch) => ch,
         // keepalived's child exits 0 when exec fails (issue #2126), so a
