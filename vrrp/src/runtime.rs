@@ -17,7 +17,7 @@ use crate::timers;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant as TokioInstant;
 use tracing::{debug, info, warn};
@@ -102,6 +102,21 @@ pub struct InstanceStatus {
     pub fsm: FsmStats,
 }
 
+/// A state transition of one instance, as its notify scripts see it: what
+/// keepalived's `notify_fifo` would carry. The LVS side follows these to run
+/// `lvs_sync_daemon` as master or backup with its VRRP instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateEvent {
+    pub instance: String,
+    pub state: NotifyState,
+    pub priority: u8,
+}
+
+/// How many transitions a slow subscriber may fall behind before it sees
+/// `Lagged` (and should ask `status()` instead): one per instance of a large
+/// configuration all becoming master at once.
+const STATE_EVENTS_CAP: usize = 1024;
+
 /// A task handle that aborts the task when dropped.
 #[derive(Debug)]
 struct AbortOnDrop(JoinHandle<()>);
@@ -130,6 +145,7 @@ pub struct Runtime {
     epoch: TokioInstant,
     opts: RuntimeOpts,
     subscribers: Subscribers,
+    states: broadcast::Sender<StateEvent>,
     _link_monitor: LinkMonitor,
     _link_pump: AbortOnDrop,
 }
@@ -196,6 +212,7 @@ impl Runtime {
             epoch,
             opts,
             subscribers,
+            states: broadcast::channel(STATE_EVENTS_CAP).0,
             _link_monitor: monitor,
             _link_pump: AbortOnDrop(pump),
         };
@@ -221,6 +238,7 @@ impl Runtime {
             self.frames.clone(),
             self.epoch,
             self.opts,
+            self.states.clone(),
         )?;
         let (tx, rx) = mpsc::channel(64);
         let handle = tokio::spawn(task.run(rx));
@@ -284,6 +302,12 @@ impl Runtime {
         }
         self.restart_scripts(model);
         Ok((kept, stopped, started))
+    }
+
+    /// Every state transition of every instance from now on (instances
+    /// started by a later reload included).
+    pub fn subscribe_states(&self) -> broadcast::Receiver<StateEvent> {
+        self.states.subscribe()
     }
 
     /// Names of the running instances.
@@ -354,6 +378,7 @@ struct InstanceTask {
     actions: Vec<Action>,
     track_fault: bool,
     track_delta: i32,
+    states: broadcast::Sender<StateEvent>,
 }
 
 impl InstanceTask {
@@ -363,6 +388,7 @@ impl InstanceTask {
         frames: Arc<FrameSender>,
         epoch: TokioInstant,
         opts: RuntimeOpts,
+        states: broadcast::Sender<StateEvent>,
     ) -> Result<Self, RuntimeError> {
         let fsm = Instance::new(spec.fsm.clone()).map_err(|source| {
             RuntimeError::Spec(SpecError::Cfg {
@@ -389,6 +415,7 @@ impl InstanceTask {
             actions: Vec::new(),
             track_fault: false,
             track_delta: 0,
+            states,
         })
     }
 
@@ -601,6 +628,12 @@ impl InstanceTask {
     }
 
     fn notify(&self, state: NotifyState, priority: u8) {
+        // No subscriber is not an error: the send only fails then.
+        let _ = self.states.send(StateEvent {
+            instance: self.spec.name.clone(),
+            state,
+            priority,
+        });
         let n = &self.spec.notify;
         let (word, script) = match state {
             NotifyState::Master => ("MASTER", &n.master),

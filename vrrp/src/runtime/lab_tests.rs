@@ -2,9 +2,9 @@
 //! runtimes, each on a thread inside its own lab namespace, elect a master,
 //! fail over on a stop, and count hostile packets. They need root.
 
-use super::{InstanceStatus, Runtime, RuntimeOpts};
+use super::{InstanceStatus, Runtime, RuntimeOpts, StateEvent};
 use crate::check::DropReason;
-use crate::fsm::State;
+use crate::fsm::{NotifyState, State};
 use crate::packet::{Addrs, Advert, AuthType, Checksum, Version};
 use confparse::model::{
     AuthCfg, AuthTypeCfg, Model, NotifyCfg, ScriptCfg, TrackRefCfg, VipCfg, VrrpInstanceCfg,
@@ -12,7 +12,7 @@ use confparse::model::{
 };
 use confparse::{FileId, Span};
 use std::net::IpAddr;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 use testlab::netns::{Lab, Topology};
@@ -108,6 +108,8 @@ pub(crate) enum Cmd {
 /// A runtime running `model` on a thread inside namespace `ns`; dropping
 /// the handle (or `stop`) stops it the way SIGTERM does.
 pub(crate) struct InNs {
+    /// Every state transition seen through `Runtime::subscribe_states`.
+    events: Arc<Mutex<Vec<StateEvent>>>,
     stop: Option<mpsc::Sender<Cmd>>,
     thread: Option<thread::JoinHandle<Result<(), String>>>,
 }
@@ -117,6 +119,8 @@ impl InNs {
         let (stop_tx, stop_rx) = mpsc::channel::<Cmd>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         let ns = ns.to_string();
+        let events: Arc<Mutex<Vec<StateEvent>>> = Arc::default();
+        let seen = events.clone();
         let thread = thread::spawn(move || -> Result<(), String> {
             let f = std::fs::File::open(format!("/run/netns/{ns}")).map_err(|e| e.to_string())?;
             nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
@@ -133,6 +137,14 @@ impl InNs {
                         return Err(e.to_string());
                     }
                 };
+                let mut states = r.subscribe_states();
+                tokio::spawn(async move {
+                    while let Ok(ev) = states.recv().await {
+                        if let Ok(mut v) = seen.lock() {
+                            v.push(ev);
+                        }
+                    }
+                });
                 let _ = ready_tx.send(Ok(()));
                 // Poll the std channel without blocking the runtime.
                 loop {
@@ -160,6 +172,7 @@ impl InNs {
             Err(e) => panic!("runtime did not start: {e}"),
         }
         InNs {
+            events,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
@@ -167,6 +180,14 @@ impl InNs {
 
     pub(crate) fn stop(mut self) {
         self.halt();
+    }
+
+    /// The (instance, state) transitions seen so far.
+    pub(crate) fn transitions(&self) -> Vec<(String, NotifyState)> {
+        self.events
+            .lock()
+            .map(|v| v.iter().map(|e| (e.instance.clone(), e.state)).collect())
+            .unwrap_or_default()
     }
 
     /// The instances' state and counters.
@@ -257,11 +278,31 @@ fn two_runtimes_elect_the_higher_priority_and_fail_over_on_stop() {
         .sample_holders(vip, Duration::from_secs(2), Duration::from_millis(20))
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(s.always_sole("a"), "{:?}", s.not_solely("a"));
+    // The state feed (what lvs_sync_daemon follows) saw a become master.
+    let name = a
+        .status()
+        .first()
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    assert!(
+        a.transitions()
+            .contains(&(name.clone(), NotifyState::Master)),
+        "{:?}",
+        a.transitions()
+    );
+    assert!(!b
+        .transitions()
+        .contains(&(name.clone(), NotifyState::Master)));
     // Stop: priority 0 then VIP removal; b takes over after its skew.
     let t0 = std::time::Instant::now();
     a.stop();
     lab.wait_sole_holder(vip, "b", Duration::from_secs(3))
         .unwrap_or_else(|e| panic!("b never took over: {e}"));
+    assert!(
+        b.transitions().contains(&(name, NotifyState::Master)),
+        "{:?}",
+        b.transitions()
+    );
     assert!(
         t0.elapsed() < Duration::from_millis(1200),
         "takeover after stop took {:?}",
