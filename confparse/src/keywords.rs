@@ -673,6 +673,26 @@ impl<'a> Cx<'a> {
     /// and rounded, like keepalived does.
     pub fn decimal(&mut self, w: &Word, min: u64, max: u64, shift: u32) -> Option<u64> {
         let p = w.text.as_str();
+        // Plain digits (nearly every timer in a configuration): the value
+        // is the integer scaled by 10^shift, saturating like the strtoul of
+        // the zero-padded text below; skips building that text.
+        let plain = !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+        let val = if plain {
+            p.parse::<u64>()
+                .ok()
+                .zip(10u64.checked_pow(shift))
+                .and_then(|(v, m)| v.checked_mul(m))
+                .unwrap_or(u64::MAX)
+        } else {
+            self.decimal_text(w, shift)?
+        };
+        self.decimal_range(w, val, min, max, shift)
+    }
+
+    /// [`Cx::decimal`]'s general case: sign, decimal places and rounding,
+    /// as keepalived's `read_decimal_unsigned_strvec`.
+    fn decimal_text(&mut self, w: &Word, shift: u32) -> Option<u64> {
+        let p = w.text.as_str();
         if p.starts_with('-') {
             self.invalid(w, format!("negative number '{p}'"), None);
             return None;
@@ -699,13 +719,18 @@ impl<'a> Cx<'a> {
             frac_digits.push('0');
         }
         let joined = format!("{int_part}{frac_digits}");
-        let val = match strtoul(&joined, 10) {
-            Ok(v) => v + u64::from(round_up),
+        match strtoul(&joined, 10) {
+            Ok(v) => Some(v.saturating_add(u64::from(round_up))),
             Err(()) => {
                 self.invalid(w, format!("invalid number '{p}'"), None);
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    /// [`Cx::decimal`]'s range check of the scaled value.
+    fn decimal_range(&mut self, w: &Word, val: u64, min: u64, max: u64, shift: u32) -> Option<u64> {
+        let p = w.text.as_str();
         if val < min || val > max {
             let scale = 10u64.pow(shift);
             let sh = shift as usize;

@@ -376,6 +376,35 @@ mod props {
             bounded(&lines.join("\n"));
         }
 
+        /// Lines of plain words, blanks and braces take the one-pass path;
+        /// a trailing comment sends the same lines down the general path
+        /// (decomment, brace split, word split), which must give the same
+        /// statements, spans and raw text.
+        #[test]
+        fn plain_lines_lex_like_the_general_path(
+            lines in proptest::collection::vec(
+                "([ \t{}]|[a-c]|include|[0-9]|[.]|/|=){0,24}",
+                0..12,
+            )
+        ) {
+            let lex = |text: &str| {
+                let mut sources = SourceMap::new();
+                let mut diags = Diagnostics::new();
+                let out = read_config_from_str(
+                    text,
+                    Path::new("/nonexistent/keepalived.conf"),
+                    &PreprocOptions { disable_includes: true, ..opts() },
+                    &mut sources,
+                    &mut diags,
+                );
+                let d: Vec<String> = diags.items.iter().map(|d| format!("{:?} {:?}", d.span, d.message)).collect();
+                (out.lines, d)
+            };
+            let plain = lines.join("\n");
+            let commented: Vec<String> = lines.iter().map(|l| format!("{l} #c")).collect();
+            prop_assert_eq!(lex(&plain), lex(&commented.join("\n")));
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..400)) {
             let f = temp_file(&b);
