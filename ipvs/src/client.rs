@@ -209,6 +209,15 @@ pub trait IpvsClient {
     fn service(&mut self, key: &ServiceKey) -> Result<ServiceEntry, IpvsError>;
     /// The destinations of a service.
     fn dests(&mut self, key: &ServiceKey) -> Result<Vec<DestEntry>, IpvsError>;
+    /// Every service's settings, without counters: what a table read
+    /// compares. Backends may decode less than [`IpvsClient::services`].
+    fn service_settings(&mut self) -> Result<Vec<Service>, IpvsError> {
+        Ok(self.services()?.into_iter().map(|e| e.service).collect())
+    }
+    /// The settings of a service's destinations, without counters.
+    fn dest_settings(&mut self, key: &ServiceKey) -> Result<Vec<Dest>, IpvsError> {
+        Ok(self.dests(key)?.into_iter().map(|e| e.dest).collect())
+    }
     /// IPVS version and connection table size.
     fn info(&mut self) -> Result<Info, IpvsError>;
     /// Connection timeouts.

@@ -70,6 +70,18 @@ pub enum IpvsError {
 }
 
 impl IpvsError {
+    /// The same error naming `op` instead: hot paths name their operation
+    /// only once something failed (no string built per dump).
+    pub fn with_op(self, op: String) -> IpvsError {
+        match self {
+            IpvsError::Kernel { errno, .. } => IpvsError::Kernel { op, errno },
+            IpvsError::Io { source, .. } => IpvsError::Io { op, source },
+            IpvsError::Decode { source, .. } => IpvsError::Decode { op, source },
+            IpvsError::Invalid { why, .. } => IpvsError::Invalid { op, why },
+            IpvsError::NoReply { .. } => IpvsError::NoReply { op },
+            IpvsError::NotAvailable => IpvsError::NotAvailable,
+        }
+    }
     /// The errno of a kernel refusal.
     pub fn errno(&self) -> Option<i32> {
         match self {

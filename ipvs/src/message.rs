@@ -537,10 +537,19 @@ fn other(kind: u16, v: &[u8]) -> DefaultNla {
 
 /// Decodes the attributes of a service nest.
 pub fn parse_svc_attrs(buf: &[u8]) -> Result<Vec<SvcAttr>, DecodeError> {
+    parse_svc_attrs_with(buf, true)
+}
+
+/// Decodes the attributes of a service nest; without `stats` the counter
+/// nests are skipped unread (a table read compares settings only).
+pub fn parse_svc_attrs_with(buf: &[u8], stats: bool) -> Result<Vec<SvcAttr>, DecodeError> {
     const W: &str = "service attribute";
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(12);
     for a in walk(buf, W) {
         let (k, v) = a?;
+        if !stats && matches!(k, IPVS_SVC_ATTR_STATS | IPVS_SVC_ATTR_STATS64) {
+            continue;
+        }
         out.push(match k {
             IPVS_SVC_ATTR_AF => SvcAttr::Af(get_u16(W, k, v)?),
             IPVS_SVC_ATTR_PROTOCOL => SvcAttr::Protocol(get_u16(W, k, v)?),
@@ -573,10 +582,19 @@ pub fn parse_svc_attrs(buf: &[u8]) -> Result<Vec<SvcAttr>, DecodeError> {
 
 /// Decodes the attributes of a destination nest.
 pub fn parse_dest_attrs(buf: &[u8]) -> Result<Vec<DestAttr>, DecodeError> {
+    parse_dest_attrs_with(buf, true)
+}
+
+/// Decodes the attributes of a destination nest; without `stats` the
+/// counter nests are skipped unread.
+pub fn parse_dest_attrs_with(buf: &[u8], stats: bool) -> Result<Vec<DestAttr>, DecodeError> {
     const W: &str = "destination attribute";
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(16);
     for a in walk(buf, W) {
         let (k, v) = a?;
+        if !stats && matches!(k, IPVS_DEST_ATTR_STATS | IPVS_DEST_ATTR_STATS64) {
+            continue;
+        }
         out.push(match k {
             IPVS_DEST_ATTR_ADDR => DestAttr::Addr(get_addr(W, k, v)?),
             IPVS_DEST_ATTR_PORT => DestAttr::Port(get_be16(W, k, v)?),
@@ -1004,6 +1022,50 @@ pub fn stats_attrs(s: &Stats, wide: bool) -> Vec<StatsAttr> {
 
 fn missing(what: &'static str, attr: &'static str) -> DecodeError {
     DecodeError::Missing { what, attr }
+}
+
+/// The nested attributes `nest` of a message body, if present.
+fn nest_of(attrs: &[u8], nest: u16) -> Result<Option<&[u8]>, DecodeError> {
+    for a in walk(attrs, "command attribute") {
+        let (k, v) = a?;
+        if k == nest {
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
+}
+
+/// The service settings of one message of a service dump (`None` for
+/// another command or a message without a service nest), straight from the
+/// received bytes, counters skipped: the table read of every reconcile.
+pub fn service_settings_from_body(cmd: u8, attrs: &[u8]) -> Result<Option<Service>, DecodeError> {
+    if IpvsCmd::from_u8(cmd)? != IpvsCmd::NewService {
+        return Ok(None);
+    }
+    match nest_of(attrs, IPVS_CMD_ATTR_SERVICE)? {
+        Some(v) => Ok(Some(
+            service_from_attrs(&parse_svc_attrs_with(v, false)?)?.service,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The destination settings of one message of a destination dump, as
+/// [`service_settings_from_body`].
+pub fn dest_settings_from_body(
+    cmd: u8,
+    attrs: &[u8],
+    svc_family: Family,
+) -> Result<Option<Dest>, DecodeError> {
+    if IpvsCmd::from_u8(cmd)? != IpvsCmd::NewDest {
+        return Ok(None);
+    }
+    match nest_of(attrs, IPVS_CMD_ATTR_DEST)? {
+        Some(v) => Ok(Some(
+            dest_from_attrs(&parse_dest_attrs_with(v, false)?, svc_family)?.dest,
+        )),
+        None => Ok(None),
+    }
 }
 
 /// A service from a `NEW_SERVICE` reply nest.

@@ -4,7 +4,6 @@
 //! are collected and matched back to their op by sequence number (the kernel's
 //! `netlink_rcv_skb` processes every message of a batch, failed or not).
 
-use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
@@ -18,12 +17,19 @@ use crate::client::{IpvsClient, Op};
 use crate::error::IpvsError;
 use crate::message::{self, CmdAttr, IpvsCmd, IpvsMessage};
 use crate::types::*;
-use crate::wire::{decode_replies, encode_request, ReplyBody};
+use crate::wire::{decode_replies, encode_request_into, split_replies, RawBody, ReplyBody};
 
-/// Requests in flight at once. Success acks are small skbs; 128 of them fit
-/// the default 208 KiB receive buffer with room to spare, so no ack is lost
-/// to ENOBUFS.
-const WINDOW: usize = 128;
+/// Requests sent before waiting for their replies. Each window must fit the
+/// worst case in the receive buffer: every request failing, each error reply
+/// an skb of ~768 bytes truesize (a 36-byte `nlmsgerr` with `NETLINK_CAP_ACK`).
+/// The window is the receive buffer over 1 KiB, within these bounds; 128 fit
+/// the default 208 KiB buffer with room to spare.
+const WINDOW_MIN: usize = 128;
+const WINDOW_MAX: usize = 512;
+/// Receive and send buffers asked for: the send buffer holds one window
+/// (at most ~200 bytes a request; `netlink_sendmsg` refuses a datagram
+/// above `sk_sndbuf`), the receive buffer its worst-case replies.
+const SOCK_BUF: usize = 1024 * 1024;
 /// Bound on every wait for the kernel.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Dumps interrupted by a concurrent table change are retried this often.
@@ -36,6 +42,28 @@ pub struct NetlinkIpvs {
     family_id: u16,
     seq: u32,
     rx: Vec<u8>,
+    /// Send buffer, reused across windows.
+    tx: Vec<u8>,
+    /// Requests per window (see [`WINDOW_MIN`]).
+    window: usize,
+}
+
+/// Grows the socket's buffers (beyond `rmem_max` with CAP_NET_ADMIN, as the
+/// daemon runs; silently capped otherwise) and returns the window the
+/// receive buffer it got allows.
+fn window_for(sock: &Socket) -> usize {
+    use nix::sys::socket::{getsockopt, setsockopt, sockopt};
+    let fd = sock.as_fd();
+    if setsockopt(&fd, sockopt::RcvBufForce, &SOCK_BUF).is_err() {
+        let _ = setsockopt(&fd, sockopt::RcvBuf, &SOCK_BUF);
+    }
+    if setsockopt(&fd, sockopt::SndBufForce, &SOCK_BUF).is_err() {
+        let _ = setsockopt(&fd, sockopt::SndBuf, &SOCK_BUF);
+    }
+    // The kernel reports the doubled value it accounts against.
+    let rcv = getsockopt(&fd, sockopt::RcvBuf).unwrap_or(0);
+    let snd = getsockopt(&fd, sockopt::SndBuf).unwrap_or(0);
+    (rcv / 1024).min(snd / 256).clamp(WINDOW_MIN, WINDOW_MAX)
 }
 
 fn io_err(op: &str) -> impl FnOnce(std::io::Error) -> IpvsError + '_ {
@@ -65,10 +93,12 @@ impl NetlinkIpvs {
         )
         .map_err(|e| io_err(OP)(e.into()))?;
         let mut me = NetlinkIpvs {
+            window: window_for(&sock),
             sock,
             family_id: 0,
             seq: 0,
             rx: Vec::with_capacity(RECV_BUF),
+            tx: Vec::new(),
         };
         me.family_id = me.resolve_family()?;
         Ok(me)
@@ -165,26 +195,45 @@ impl NetlinkIpvs {
         Err(IpvsError::NoReply { op: OP.into() })
     }
 
-    /// Sends one window of requests and matches the acks to `results`.
+    /// Sends one window of requests and matches the replies to `results`.
+    ///
+    /// Only the window's last request asks for an ack (`NLM_F_ACK`); the
+    /// others are answered only when they fail (`netlink_rcv_skb` acks a
+    /// request when it has `NLM_F_ACK` *or* failed). The kernel handles the
+    /// requests of a datagram in order, so once the last one is answered,
+    /// every earlier failure is already in our queue: a request without an
+    /// error reply by then succeeded. This spares the kernel one ack skb per
+    /// success and us one `recv` per op (10,000 of each at start-up);
+    /// keepalived 2.2.7 sends each request alone and waits for its ack.
     fn run_window(
         &mut self,
         ops: &[Op],
         idx: &[usize],
         results: &mut [Option<Result<(), IpvsError>>],
     ) {
-        let mut pending: HashMap<u32, usize> = HashMap::with_capacity(idx.len());
-        let mut out = Vec::with_capacity(idx.len() * 96);
+        let Some(&last) = idx.last() else {
+            return;
+        };
+        let first_seq = self.seq.wrapping_add(1).max(1);
+        let mut seqs: Vec<u32> = Vec::with_capacity(idx.len());
+        self.tx.clear();
         for &i in idx {
             let seq = self.next_seq();
-            out.extend_from_slice(&encode_request(
+            let flags = if i == last { NLM_F_ACK } else { 0 };
+            encode_request_into(
+                &mut self.tx,
                 ops[i].to_message(),
                 self.family_id,
                 seq,
-                NLM_F_ACK,
-            ));
-            pending.insert(seq, i);
+                flags,
+            );
+            seqs.push(seq);
         }
-        if let Err(e) = self.sock.send(&out, 0) {
+        let barrier = seqs.last().copied().unwrap_or(first_seq);
+        // Sequence numbers of one window are consecutive (wrapping, 0
+        // skipped), so a reply's position is found by a short scan.
+        let position = |seq: u32| seqs.iter().position(|s| *s == seq);
+        if let Err(e) = self.sock.send(&self.tx, 0) {
             let kind = e.kind();
             for &i in idx {
                 results[i] = Some(Err(IpvsError::Io {
@@ -196,28 +245,39 @@ impl NetlinkIpvs {
         }
         let deadline = Instant::now() + REPLY_TIMEOUT;
         let family = self.family_id;
-        while !pending.is_empty() && Instant::now() < deadline {
+        let mut answered = false;
+        let mut lost: Option<std::io::Error> = None;
+        while !answered && Instant::now() < deadline {
             let data = match self.recv("collect IPVS acks") {
                 Ok(d) => d,
+                Err(IpvsError::Io { source, .. }) => {
+                    // ENOBUFS: replies were dropped; which ops they
+                    // answered is unknown.
+                    lost = Some(source);
+                    break;
+                }
                 Err(_) => break,
             };
             let replies = match decode_replies(data, family) {
                 Ok(r) => r,
                 Err(e) => {
-                    // The whole datagram is unreadable: fail what is pending.
-                    for (_, i) in pending.drain() {
-                        results[i] = Some(Err(IpvsError::Decode {
-                            op: ops[i].to_string(),
-                            source: e.clone(),
-                        }));
+                    // The whole datagram is unreadable: fail what is unanswered.
+                    for &i in idx {
+                        if results[i].is_none() {
+                            results[i] = Some(Err(IpvsError::Decode {
+                                op: ops[i].to_string(),
+                                source: e.clone(),
+                            }));
+                        }
                     }
                     return;
                 }
             };
             for r in replies {
-                let Some(i) = pending.get(&r.seq).copied() else {
-                    continue; // a late reply to an earlier, timed-out request
+                let Some(pos) = position(r.seq) else {
+                    continue; // a late reply to an earlier, timed-out window
                 };
+                let i = idx[pos];
                 let res = match r.body {
                     ReplyBody::Ack => Ok(()),
                     ReplyBody::Error(errno) => Err(IpvsError::Kernel {
@@ -226,14 +286,25 @@ impl NetlinkIpvs {
                     }),
                     _ => continue,
                 };
-                pending.remove(&r.seq);
                 results[i] = Some(res);
+                answered |= r.seq == barrier;
             }
         }
-        for (_, i) in pending {
-            results[i] = Some(Err(IpvsError::NoReply {
-                op: ops[i].to_string(),
-            }));
+        for &i in idx {
+            if results[i].is_some() {
+                continue;
+            }
+            results[i] = Some(match (&lost, answered) {
+                // No error reply before the barrier's answer: it succeeded.
+                (_, true) => Ok(()),
+                (Some(e), false) => Err(IpvsError::Io {
+                    op: ops[i].to_string(),
+                    source: std::io::Error::new(e.kind(), e.to_string()),
+                }),
+                (None, false) => Err(IpvsError::NoReply {
+                    op: ops[i].to_string(),
+                }),
+            });
         }
     }
 
@@ -268,14 +339,35 @@ impl NetlinkIpvs {
         msg: IpvsMessage,
         dump: bool,
         op: &str,
-        mut raw: Option<&mut Vec<Vec<u8>>>,
+        raw: Option<&mut Vec<Vec<u8>>>,
     ) -> Result<Vec<IpvsMessage>, IpvsError> {
+        self.exchange_with(msg, dump, op, raw, |cmd, attrs| {
+            IpvsMessage::decode(cmd, attrs).map(Some)
+        })
+    }
+
+    /// Sends `msg` and decodes each IPVS message of the reply with `decode`
+    /// straight from the receive buffer (`None`: not wanted). A dump
+    /// interrupted by a concurrent change (`NLM_F_DUMP_INTR`) is retried
+    /// from scratch.
+    fn exchange_with<T, F>(
+        &mut self,
+        msg: IpvsMessage,
+        dump: bool,
+        op: &str,
+        mut raw: Option<&mut Vec<Vec<u8>>>,
+        decode: F,
+    ) -> Result<Vec<T>, IpvsError>
+    where
+        F: Fn(u8, &[u8]) -> Result<Option<T>, crate::DecodeError>,
+    {
         'attempt: for _ in 0..DUMP_RETRIES {
+            let mut got = Vec::new();
             let seq = self.next_seq();
             let flags = if dump { NLM_F_DUMP } else { NLM_F_ACK };
-            let req = encode_request(msg.clone(), self.family_id, seq, flags);
-            self.sock.send(&req, 0).map_err(io_err(op))?;
-            let mut got = Vec::new();
+            self.tx.clear();
+            encode_request_into(&mut self.tx, msg.clone(), self.family_id, seq, flags);
+            self.sock.send(&self.tx, 0).map_err(io_err(op))?;
             let mut interrupted = false;
             let deadline = Instant::now() + REPLY_TIMEOUT;
             while Instant::now() < deadline {
@@ -284,18 +376,19 @@ impl NetlinkIpvs {
                 if let Some(raw) = raw.as_deref_mut() {
                     raw.push(data.to_vec());
                 }
-                let replies = decode_replies(data, family).map_err(|source| IpvsError::Decode {
-                    op: op.to_string(),
-                    source,
-                })?;
+                let replies = split_replies(data, family).map_err(decode_err(op))?;
                 for r in replies {
                     if r.seq != seq {
                         continue;
                     }
                     interrupted |= r.flags & NLM_F_DUMP_INTR != 0;
                     match r.body {
-                        ReplyBody::Message(m) => got.push(m),
-                        ReplyBody::Ack | ReplyBody::Done(0) => {
+                        RawBody::Message { cmd, attrs } => {
+                            if let Some(m) = decode(cmd, attrs).map_err(decode_err(op))? {
+                                got.push(m);
+                            }
+                        }
+                        RawBody::Ack | RawBody::Done(0) => {
                             if interrupted {
                                 if let Some(raw) = raw.as_deref_mut() {
                                     raw.clear();
@@ -304,13 +397,13 @@ impl NetlinkIpvs {
                             }
                             return Ok(got);
                         }
-                        ReplyBody::Error(errno) | ReplyBody::Done(errno) => {
+                        RawBody::Error(errno) | RawBody::Done(errno) => {
                             return Err(IpvsError::Kernel {
                                 op: op.to_string(),
                                 errno,
                             })
                         }
-                        ReplyBody::Other(_) => {}
+                        RawBody::Other(_) => {}
                     }
                 }
             }
@@ -342,7 +435,7 @@ impl IpvsClient for NetlinkIpvs {
         let mut results: Vec<Option<Result<(), IpvsError>>> =
             ops.iter().map(|op| op.validate().err().map(Err)).collect();
         let todo: Vec<usize> = (0..ops.len()).filter(|i| results[*i].is_none()).collect();
-        for chunk in todo.chunks(WINDOW) {
+        for chunk in todo.chunks(self.window) {
             self.run_window(ops, chunk, &mut results);
         }
         results
@@ -360,6 +453,29 @@ impl IpvsClient for NetlinkIpvs {
             .filter_map(nested_service)
             .map(|s| message::service_from_attrs(s).map_err(decode_err(OP)))
             .collect()
+    }
+
+    fn service_settings(&mut self) -> Result<Vec<Service>, IpvsError> {
+        self.exchange_with(
+            IpvsMessage::dump_services(),
+            true,
+            "list services",
+            None,
+            message::service_settings_from_body,
+        )
+    }
+
+    fn dest_settings(&mut self, key: &ServiceKey) -> Result<Vec<Dest>, IpvsError> {
+        let fam = key.family();
+        self.exchange_with(
+            IpvsMessage::dump_dests(key),
+            true,
+            "list destinations",
+            None,
+            |cmd, attrs| message::dest_settings_from_body(cmd, attrs, fam),
+        )
+        // The service is named only when something went wrong.
+        .map_err(|e| e.with_op(format!("list destinations of {key}")))
     }
 
     fn service(&mut self, key: &ServiceKey) -> Result<ServiceEntry, IpvsError> {

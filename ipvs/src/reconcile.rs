@@ -223,13 +223,15 @@ impl ActualTable {
 /// out rather than failing the pass.
 pub fn read_table<C: IpvsClient + ?Sized>(client: &mut C) -> Result<ActualTable, IpvsError> {
     let mut t = ActualTable::default();
-    for e in client.services()? {
-        let dests = match client.dests(&e.service.key) {
-            Ok(d) => d.into_iter().map(|d| d.dest).collect(),
+    let services = client.service_settings()?;
+    t.services.reserve(services.len());
+    for s in services {
+        let dests = match client.dest_settings(&s.key) {
+            Ok(d) => d,
             Err(err) if err.is_no_service() => continue,
             Err(err) => return Err(err),
         };
-        t.services.push((e.service, dests));
+        t.services.push((s, dests));
     }
     t.timeouts = Some(client.config()?);
     Ok(t)
@@ -564,9 +566,9 @@ impl Reconciler {
             StopPolicy::DeleteServices => {
                 let actual = ActualTable {
                     services: client
-                        .services()?
+                        .service_settings()?
                         .into_iter()
-                        .map(|e| (e.service, vec![]))
+                        .map(|s| (s, vec![]))
                         .collect(),
                     timeouts: None,
                 };

@@ -11,7 +11,7 @@
 
 use ipvs::consts::*;
 use ipvs::message::{self, CmdAttr, DestAttr, IpvsCmd, IpvsMessage, SvcAttr};
-use ipvs::wire::{decode_replies, encode_request, ReplyBody};
+use ipvs::wire::{decode_replies, encode_request, split_replies, RawBody, ReplyBody};
 use ipvs::*;
 use proptest::prelude::*;
 use std::net::IpAddr;
@@ -669,7 +669,11 @@ proptest! {
         let r = decode_replies(&b, FAM).unwrap();
         let ReplyBody::Message(m) = &r[0].body else { panic!() };
         let CmdAttr::Service(a) = &m.attrs[0] else { panic!() };
-        prop_assert_eq!(message::service_from_attrs(a).unwrap(), e);
+        prop_assert_eq!(&message::service_from_attrs(a).unwrap(), &e);
+        // The table read's lean path (counters skipped) gives the settings.
+        let raw = split_replies(&b, FAM).unwrap();
+        let RawBody::Message { cmd, attrs } = raw[0].body else { panic!() };
+        prop_assert_eq!(message::service_settings_from_body(cmd, attrs).unwrap(), Some(e.service));
     }
 
     #[test]
@@ -680,7 +684,12 @@ proptest! {
         let r = decode_replies(&b, FAM).unwrap();
         let ReplyBody::Message(m) = &r[0].body else { panic!() };
         let CmdAttr::Dest(a) = &m.attrs[0] else { panic!() };
-        prop_assert_eq!(message::dest_from_attrs(a, Family::Inet).unwrap(), e);
+        prop_assert_eq!(&message::dest_from_attrs(a, Family::Inet).unwrap(), &e);
+        let raw = split_replies(&b, FAM).unwrap();
+        let RawBody::Message { cmd, attrs } = raw[0].body else { panic!() };
+        prop_assert_eq!(message::dest_settings_from_body(cmd, attrs, Family::Inet).unwrap(), Some(e.dest));
+        // Another command's message is not a destination.
+        prop_assert_eq!(message::dest_settings_from_body(IpvsCmd::NewService.to_u8(), attrs, Family::Inet).unwrap(), None);
     }
 
     /// Arbitrary bytes never panic the decoder.
@@ -782,6 +791,20 @@ fn kernel_dest_dumps_decode() {
             })
             .collect();
         v.sort_by_key(|d| d.key);
+        // The table read's lean path over the same kernel bytes agrees.
+        let (id, b) = kernel_fixture(name);
+        let mut lean: Vec<Dest> = split_replies(&b, id)
+            .unwrap()
+            .into_iter()
+            .filter_map(|r| match r.body {
+                RawBody::Message { cmd, attrs } => {
+                    message::dest_settings_from_body(cmd, attrs, fam).unwrap()
+                }
+                _ => None,
+            })
+            .collect();
+        lean.sort_by_key(|d| d.key);
+        assert_eq!(lean, v, "{name}");
         v
     };
     let mut t = Dest::new(v4("10.0.0.22"), 8443, FwdMethod::Masq, 0);

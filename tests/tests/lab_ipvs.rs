@@ -672,7 +672,7 @@ fn vm_ipvs_info_timeouts_and_daemon_read_back() {
 fn errno_ops() -> Vec<Op> {
     let k = addr_key(Protocol::Tcp, "10.0.0.100", 80);
     let d = Dest::new(ip("10.0.0.11"), 80, FwdMethod::Route, 1);
-    vec![
+    let mut ops = vec![
         Op::NewService(Service::new(k, "rr")),
         Op::NewService(Service::new(k, "rr")),
         Op::SetService(Service::new(addr_key(Protocol::Tcp, "10.0.0.99", 80), "rr")),
@@ -716,6 +716,37 @@ fn errno_ops() -> Vec<Op> {
             service: k,
             dest: Dest::new(ip("2001:db8::5"), 80, FwdMethod::Route, 1),
         },
+    ];
+    // Batches beyond one window (128-512 requests): only failures and each
+    // window's last request are answered, so a run of 600 failures (whole
+    // windows failing, their last request included) and then successes
+    // interleaved with failures must still give every op its own result.
+    let missing = addr_key(Protocol::Tcp, "10.0.0.99", 80);
+    for i in 0..600u32 {
+        ops.push(Op::NewDest {
+            service: missing,
+            dest: Dest::new(
+                ip(&format!("10.9.{}.{}", i / 250, i % 250 + 1)),
+                80,
+                FwdMethod::Route,
+                1,
+            ),
+        });
+    }
+    for i in 0..300u32 {
+        // Every third one repeats the one before it: EEXIST.
+        let n = i - u32::from(i % 3 == 2);
+        ops.push(Op::NewDest {
+            service: k,
+            dest: Dest::new(
+                ip(&format!("10.8.{}.{}", n / 250, n % 250 + 1)),
+                80,
+                FwdMethod::Route,
+                1,
+            ),
+        });
+    }
+    ops.extend([
         Op::SetConfig(Timeouts {
             tcp: 1000,
             tcp_fin: 0,
@@ -743,7 +774,8 @@ fn errno_ops() -> Vec<Op> {
             mcast_port: Some(8849),
             mcast_ttl: Some(2),
         }),
-    ]
+    ]);
+    ops
 }
 
 // ---------------------------------------------------------------------------
@@ -771,10 +803,18 @@ const BENCH: &str = r#"
 now() { cut -d' ' -f1 /proc/uptime; }
 # ipvsadm -R: one request per line, each waiting for its ack.
 t0=$(now)
-kr_must ipvsadm -R < /in/rules.txt
+# `times` (last line): user and system CPU time of the subshell's children.
+(kr_must ipvsadm -R < /in/rules.txt; times) >/tmp/times
 t1=$(now)
 kr_val bench.ipvsadm.add "$t0 $t1"
+kr_val bench.ipvsadm.add-cpu "$(tail -1 /tmp/times)"
 kr_val bench.ipvsadm.count "$(ipvsadm -Sn | grep -c '^-a')"
+# Reference for the cost of reading the table back: ipvsadm -Ln (one
+# service dump, 1,000 destination dumps, through libnl).
+t0=$(now)
+ipvsadm -Ln >/dev/null
+t1=$(now)
+kr_val bench.ipvsadm.list "$t0 $t1"
 t0=$(now)
 kr_must ipvsadm -R < /in/delete.txt
 t1=$(now)
@@ -782,6 +822,7 @@ kr_val bench.ipvsadm.remove "$t0 $t1"
 kr_val bench.ipvsadm.left "$(ipvsadm -Sn | wc -l)"
 # ours: reconcile from empty, a no-change reconcile, remove.
 kr_run bench.ours ipvsctl bench /in/desired.json
+kr_run bench.cpu ipvsctl cpu /in/desired.json
 "#;
 
 #[test]
@@ -831,6 +872,36 @@ fn vm_ipvs_bench_1000_services_x_10_destinations() {
             .find_map(|l| l.strip_prefix(&format!("{key} ")).map(str::to_string))
             .unwrap_or_default()
     };
+    // The same pure-CPU work on this host: the TCG slowdown factor.
+    let json_path = std::env::temp_dir().join(format!("kr-ipvs-bench-{}.json", std::process::id()));
+    std::fs::write(&json_path, json(&t)).unwrap_or_else(|e| panic!("{}: {e}", json_path.display()));
+    let host = std::process::Command::new(env!("CARGO_BIN_EXE_ipvsctl"))
+        .arg("cpu")
+        .arg(&json_path)
+        .output()
+        .unwrap_or_else(|e| panic!("ipvsctl cpu: {e}"));
+    let _ = std::fs::remove_file(&json_path);
+    let host = String::from_utf8_lossy(&host.stdout).to_string();
+    let guest = text(&out, "bench.cpu");
+    let first = |t: &str, key: &str| -> f64 {
+        t.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} ")))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    for key in ["cpu.compare_ms", "cpu.encode_ms"] {
+        let (h, g) = (first(&host, key), first(&guest, key));
+        eprintln!(
+            "TCG factor {key}: host {h:.2} ms, VM {g:.2} ms = {:.1}x",
+            g / h
+        );
+    }
+    eprintln!(
+        "ipvsadm -R add CPU (children user, sys): {}\nipvsadm -Ln of the full table: {:.2} s\nours (phase_ms, phase_cpu user sys ms):\n{ours}",
+        out.value("bench.ipvsadm.add-cpu").unwrap_or("?"),
+        secs("bench.ipvsadm.list"),
+    );
     eprintln!(
         "IPVS bench (1000 services x 10 destinations, qemu TCG):\n  \
          ipvsadm -R add:    {:.2} s\n  ipvsadm -R remove: {:.2} s (1000 x -D)\n  \
