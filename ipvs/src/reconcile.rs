@@ -19,6 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use crate::client::{IpvsClient, Op};
 use crate::error::IpvsError;
@@ -436,6 +437,20 @@ pub fn apply<C: IpvsClient + ?Sized>(client: &mut C, ops: &[Op]) -> ApplyReport 
 pub struct ReconcileReport {
     pub ops: Vec<Op>,
     pub applied: ApplyReport,
+    /// Where the pass spent its time.
+    pub times: PassTimes,
+}
+
+/// Wall-clock time of each phase of a pass (the daemon logs them; under
+/// qemu TCG they show whether our work or the kernel's dominates).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PassTimes {
+    /// Reading the kernel table (dumps and decoding); zero for a cached pass.
+    pub read: Duration,
+    /// Planning the ops.
+    pub plan: Duration,
+    /// Sending them and collecting the replies.
+    pub apply: Duration,
 }
 
 /// Keeps the set of services the configuration owns across passes, and
@@ -471,8 +486,10 @@ impl Reconciler {
         lvs_flush: bool,
     ) -> Result<ReconcileReport, IpvsError> {
         if lvs_flush {
+            let t = Instant::now();
             let mut ops = vec![Op::Flush];
             let timeouts = Some(client.config()?);
+            let read = t.elapsed();
             ops.extend(plan(
                 desired,
                 &ActualTable {
@@ -481,7 +498,13 @@ impl Reconciler {
                 },
                 &BTreeSet::new(),
             ));
+            let planned = t.elapsed();
             let applied = apply(client, &ops);
+            let times = PassTimes {
+                read,
+                plan: planned - read,
+                apply: t.elapsed() - planned,
+            };
             self.owned = desired.services.iter().map(|v| v.service.key).collect();
             self.cache = if applied.is_ok() {
                 let mut t = ActualTable {
@@ -493,7 +516,11 @@ impl Reconciler {
             } else {
                 None
             };
-            return Ok(ReconcileReport { ops, applied });
+            return Ok(ReconcileReport {
+                ops,
+                applied,
+                times,
+            });
         }
         self.reconcile(client, desired)
     }
@@ -505,8 +532,12 @@ impl Reconciler {
         client: &mut C,
         desired: &DesiredTable,
     ) -> Result<ReconcileReport, IpvsError> {
+        let t = Instant::now();
         let actual = read_table(client)?;
-        self.pass(client, desired, actual)
+        let read = t.elapsed();
+        let mut r = self.pass(client, desired, actual)?;
+        r.times.read = read;
+        Ok(r)
     }
 
     /// Like [`Reconciler::reconcile`], but plans against the table as the
@@ -532,8 +563,15 @@ impl Reconciler {
         desired: &DesiredTable,
         mut actual: ActualTable,
     ) -> Result<ReconcileReport, IpvsError> {
+        let t = Instant::now();
         let ops = plan(desired, &actual, &self.owned);
+        let planned = t.elapsed();
         let applied = apply(client, &ops);
+        let times = PassTimes {
+            read: Duration::ZERO,
+            plan: planned,
+            apply: t.elapsed() - planned,
+        };
         self.cache = if applied.is_ok() {
             ops.iter().for_each(|op| actual.apply(op));
             Some(actual)
@@ -550,7 +588,11 @@ impl Reconciler {
             }
         }
         self.owned = owned;
-        Ok(ReconcileReport { ops, applied })
+        Ok(ReconcileReport {
+            ops,
+            applied,
+            times,
+        })
     }
 
     /// Shutdown: removes our services per `policy`.
@@ -559,6 +601,7 @@ impl Reconciler {
         client: &mut C,
         policy: StopPolicy,
     ) -> Result<ReconcileReport, IpvsError> {
+        let t = Instant::now();
         let ops = match policy {
             StopPolicy::Keep => vec![],
             StopPolicy::FlushAll => vec![Op::Flush],
@@ -576,11 +619,22 @@ impl Reconciler {
             }
             StopPolicy::DeleteEach => plan_stop(&read_table(client)?, &self.owned, policy),
         };
+        let planned = t.elapsed();
         let applied = apply(client, &ops);
+        let times = PassTimes {
+            // The read and the plan of a stop are one step.
+            read: planned,
+            plan: Duration::ZERO,
+            apply: t.elapsed() - planned,
+        };
         self.cache = None;
         if applied.is_ok() && policy != StopPolicy::Keep {
             self.owned.clear();
         }
-        Ok(ReconcileReport { ops, applied })
+        Ok(ReconcileReport {
+            ops,
+            applied,
+            times,
+        })
     }
 }

@@ -152,6 +152,37 @@ pub fn rekey_health(old: &LvsConfig, new: &LvsConfig, health: &Health) -> Health
     out
 }
 
+/// Seconds since boot now and at this process's start (`/proc/uptime`, the
+/// clock the VM lab's scripts time with, and field 22 of `/proc/self/stat`
+/// in clock ticks): with the pass times, the start-up phases (exec, config
+/// loaded, table read, last reply) the IPVS benchmark reports.
+fn boot_clock() -> String {
+    let now = std::fs::read_to_string("/proc/uptime").unwrap_or_default();
+    let now = now.split_whitespace().next().unwrap_or("?");
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields count from the ')' closing the command name; starttime is 22nd.
+    let started = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(19))
+        .and_then(|t| t.parse::<u64>().ok())
+        .map_or("?".to_string(), |t| format!("{:.2}", t as f64 / 100.0));
+    format!("uptime {now} s, process started at {started} s")
+}
+
+/// One line per start or stop pass: ops and where the time went.
+fn log_pass(phase: &str, r: &ReconcileReport) {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    info!(
+        "IPVS {phase}: {} op(s), {} failed; read {:.1} ms, plan {:.1} ms, apply {:.1} ms ({})",
+        r.ops.len(),
+        r.applied.failed.len(),
+        ms(r.times.read),
+        ms(r.times.plan),
+        ms(r.times.apply),
+        boot_clock()
+    );
+}
+
 impl<C: IpvsClient> LvsState<C> {
     /// The first pass: `lvs_flush` if configured, then the configured
     /// services, `lvs_timeouts` and `lvs_sync_daemon`. Errors are logged;
@@ -180,7 +211,10 @@ impl<C: IpvsClient> LvsState<C> {
             info!("IPVS: flushing the table (lvs_flush)");
         }
         match s.rec.start(&mut s.client, &s.table, flush) {
-            Ok(r) => s.log_report("start", &r),
+            Ok(r) => {
+                log_pass("start", &r);
+                s.log_report("start", &r);
+            }
             Err(e) => error!("IPVS: cannot read the table at start: {e}"),
         }
         s.start_sync_daemons();
@@ -266,7 +300,10 @@ impl<C: IpvsClient> LvsState<C> {
     pub fn stop(&mut self, dont_release_ipvs: bool) {
         let policy = desired::stop_policy(&self.model.global, dont_release_ipvs);
         match self.rec.stop(&mut self.client, policy) {
-            Ok(r) => self.log_report("stop", &r),
+            Ok(r) => {
+                log_pass("stop", &r);
+                self.log_report("stop", &r);
+            }
             Err(e) => error!("IPVS: cannot read the table at stop: {e}"),
         }
         if !dont_release_ipvs {
@@ -399,6 +436,7 @@ impl Lvs {
 
     /// [`Lvs::start`] with every file of the configuration known.
     fn start_with(model: Model, sources: Vec<PathBuf>) -> Result<Lvs, IpvsError> {
+        info!("IPVS: configuration loaded ({})", boot_clock());
         let client = NetlinkIpvs::connect()?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
