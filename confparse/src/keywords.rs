@@ -386,6 +386,9 @@ pub struct Cx<'a> {
     /// line index). Used to reproduce what keepalived's other processes
     /// skip (see `parse::unterminated_for_others`).
     pub top_marks: Vec<(usize, usize)>,
+    /// Each top-level statement's `parse::owner_of` and span (parallel to
+    /// `top_marks`), kept since the statements themselves are not.
+    pub top_owners: Vec<(Option<u8>, Span)>,
     not_acted_seen: HashSet<&'static str>,
     /// Names defined so far, by kind ("vrrp_script", "track_file", ...):
     /// keepalived resolves references against what was defined earlier in
@@ -401,6 +404,7 @@ impl<'a> Cx<'a> {
             opts,
             missing_parameter: false,
             top_marks: Vec::new(),
+            top_owners: Vec::new(),
             not_acted_seen: HashSet::new(),
             defined: HashMap::new(),
             counters: HashMap::new(),

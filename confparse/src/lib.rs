@@ -112,15 +112,52 @@ pub fn check(path: &Path, opts: &LoadOptions) -> Report {
         all_config: opts.all_config,
         ..Default::default()
     };
-    let pre = preproc::read_config_full(path, &popts, &mut sources, &mut diagnostics);
-    let model = check_lines(&pre.lines, opts, &mut diagnostics);
+    // The preprocessor's diagnostics are kept apart while the walk runs
+    // alongside it, and put first afterwards: the order of a full
+    // preprocessing pass followed by the walk, which is keepalived's.
+    let mut pre_diags = Diagnostics::new();
+    let mut cx = keywords::Cx::new(&mut diagnostics, opts);
+    let mut walker = parse::Walker::new(top_frame());
+    let include_failed =
+        preproc::read_config_streamed(path, &popts, &mut sources, &mut pre_diags, |batch| {
+            walker.feed(batch, &mut cx)
+        });
+    let model = finish_check(walker, cx, pre_diags, opts);
     Report {
         path: path.to_path_buf(),
         sources,
         diagnostics,
         // keepalived does not run at all after a failed checked include.
-        model: model.filter(|_| !pre.include_failed),
-        include_failed: pre.include_failed,
+        model: model.filter(|_| !include_failed),
+        include_failed,
+    }
+}
+
+/// The top-level keyword frame.
+fn top_frame() -> Box<dyn keywords::Frame> {
+    Box::new(keywords::TableFrame::<global::ConfB, ()>::new(
+        global::ConfB::default(),
+        None,
+    ))
+}
+
+/// Put the preprocessor's diagnostics `pre` before those of the walk in
+/// `cx`, as if they had been pushed first (the same repeat filter), and
+/// move the walk's diagnostic marks along.
+fn prepend_diagnostics(cx: &mut keywords::Cx, pre: Diagnostics) {
+    if pre.items.is_empty() {
+        return;
+    }
+    let walked = std::mem::replace(&mut cx.diags.items, pre.items);
+    // moved[k]: where the walk's first k diagnostics end now.
+    let mut moved = Vec::with_capacity(walked.len() + 1);
+    moved.push(cx.diags.items.len());
+    for d in walked {
+        cx.diags.push(d);
+        moved.push(cx.diags.items.len());
+    }
+    for m in &mut cx.top_marks {
+        m.0 = moved.get(m.0).copied().unwrap_or(cx.diags.items.len());
     }
 }
 
@@ -132,12 +169,22 @@ pub fn check_lines(
     diagnostics: &mut Diagnostics,
 ) -> Option<Model> {
     let mut cx = keywords::Cx::new(diagnostics, opts);
-    let top = Box::new(keywords::TableFrame::<global::ConfB, ()>::new(
-        global::ConfB::default(),
-        None,
-    ));
-    let mut top = parse::walk(lines, top, &mut cx);
-    let hidden = parse::hidden_from_owner(lines, &cx.top_marks);
+    let mut walker = parse::Walker::new(top_frame());
+    walker.feed(lines, &mut cx);
+    finish_check(walker, cx, Diagnostics::new(), opts)
+}
+
+/// Everything after the walk: close it, then the hidden blocks, the
+/// model's validation and what keepalived's parent checks.
+fn finish_check(
+    walker: parse::Walker,
+    mut cx: keywords::Cx,
+    pre: Diagnostics,
+    opts: &LoadOptions,
+) -> Option<Model> {
+    let (mut top, shapes) = walker.finish(&mut cx);
+    prepend_diagnostics(&mut cx, pre);
+    let hidden = parse::hidden_from_owner(&shapes, &cx.top_marks, &cx.top_owners);
     let conf = top
         .state_for(std::any::TypeId::of::<global::ConfB>())
         .and_then(|a| a.downcast_mut::<global::ConfB>())
@@ -145,7 +192,7 @@ pub fn check_lines(
         .unwrap_or_default();
     let mut conf = conf;
     if hidden.iter().any(Option::is_some) {
-        hide_from_other_processes(lines, &mut cx, &mut conf, &hidden);
+        hide_from_other_processes(&mut cx, &mut conf, &hidden);
     }
     let model = validate::finish(conf, &mut cx);
     let missing = cx.missing_parameter;
@@ -155,13 +202,13 @@ pub fn check_lines(
             // reads (global_defs and the top-level scalars) never stops it.
             let marks = cx.top_marks.clone();
             let mut parent_missing = false;
-            for (k, &(d0, li)) in marks.iter().enumerate() {
+            for (k, &(d0, _)) in marks.iter().enumerate() {
                 let d1 = marks
                     .get(k + 1)
                     .map(|x| x.0)
-                    .unwrap_or(diagnostics.items.len());
-                let parent = lines.get(li).and_then(|l| parse::owner_of(l.keyword())) == Some(0);
-                for d in diagnostics.items.iter().take(d1).skip(d0) {
+                    .unwrap_or(cx.diags.items.len());
+                let parent = cx.top_owners.get(k).and_then(|o| o.0) == Some(0);
+                for d in cx.diags.items.iter().take(d1).skip(d0) {
                     if d.class == Some(ErrClass::MissingParameter) && parent {
                         parent_missing = true;
                     }
@@ -174,10 +221,10 @@ pub fn check_lines(
             // namespace and exits with status 0 before any process
             // validates; only the parent's parse messages were printed
             // (observed: -t gives 0 whatever they were).
-            for d in &mut diagnostics.items {
+            for d in &mut cx.diags.items {
                 d.class = None;
             }
-            diagnostics.push(
+            cx.diags.push(
                 Diagnostic::error(
                     ErrClass::Fatal,
                     None,
@@ -185,7 +232,7 @@ pub fn check_lines(
                 )
                 .with_hint("keepalived 2.2.7 -t still exits 0 here; create the namespace first"),
             );
-            if let Some(d) = diagnostics.items.last_mut() {
+            if let Some(d) = cx.diags.items.last_mut() {
                 d.class = None;
             }
             return None;
@@ -194,7 +241,8 @@ pub fn check_lines(
     // keepalived cannot run the configuration after a missing parameter or
     // any error of a "cannot run" class, even when a milder class masks it
     // in the -t status.
-    let cannot_run = diagnostics
+    let cannot_run = cx
+        .diags
         .items
         .iter()
         .any(|d| d.class.is_some_and(|c| c < ErrClass::MultipleFiles));
@@ -209,14 +257,13 @@ pub fn check_lines(
 /// keepalived, and VRRP objects defined there do not exist for the VRRP
 /// process.
 fn hide_from_other_processes(
-    lines: &[lexer::LogicalLine],
     cx: &mut keywords::Cx,
     conf: &mut global::ConfB,
     hidden: &[Option<u8>],
 ) {
     let marks = cx.top_marks.clone();
     let mut vrrp_hidden: Vec<Span> = Vec::new();
-    for (k, &(d0, li)) in marks.iter().enumerate() {
+    for (k, &(d0, _)) in marks.iter().enumerate() {
         if hidden.get(k).copied().flatten().is_none() {
             continue;
         }
@@ -233,10 +280,8 @@ fn hide_from_other_processes(
                 );
             }
         }
-        if let Some(l) = lines.get(li) {
-            if parse::owner_of(l.keyword()) == Some(1) {
-                vrrp_hidden.push(l.span);
-            }
+        if let Some(&(Some(1), span)) = cx.top_owners.get(k) {
+            vrrp_hidden.push(span);
         }
     }
     cx.missing_parameter = cx

@@ -40,37 +40,100 @@ enum Level {
 /// closed (its sink run) by its `}` or at the end of the input, like
 /// keepalived runs close handlers at EOF. Returns the top frame.
 pub fn walk(lines: &[LogicalLine], top: Box<dyn Frame>, cx: &mut Cx) -> Box<dyn Frame> {
-    let mut stack: Vec<Level> = vec![Level::Keywords {
-        frame: top,
-        need_bob: false,
-    }];
-    let mut depth: usize = 0;
-    for (idx, line) in lines.iter().enumerate() {
-        if line.words.is_empty() {
-            continue;
+    let mut w = Walker::new(top);
+    w.feed(lines, cx);
+    w.finish(cx).0
+}
+
+/// What [`hidden_from_owner`] needs of each logical line once the line
+/// itself is gone: whether it is a lone `{`, a lone `}`, or anything else.
+pub const SHAPE_OTHER: u8 = 0;
+/// A lone `{` (see [`SHAPE_OTHER`]).
+pub const SHAPE_OPEN: u8 = 1;
+/// A lone `}` (see [`SHAPE_OTHER`]).
+pub const SHAPE_CLOSE: u8 = 2;
+
+/// The tree builder as a resumable walk: statements are fed in batches as
+/// the preprocessor produces them, so the whole file never has to be held
+/// as logical lines (at 2,000 x 20 virtual servers those were ~45 MiB).
+/// Indexes (`Cx::top_marks`) count statements from the first batch.
+pub struct Walker {
+    stack: Vec<Level>,
+    /// read_line's global brace count.
+    depth: usize,
+    /// Index of the next statement fed.
+    next: usize,
+    /// The last statement's span (for "missing '}'" at the end).
+    last_span: Option<Span>,
+    /// Every statement's shape, for [`hidden_from_owner`].
+    shapes: Vec<u8>,
+}
+
+impl Walker {
+    pub fn new(top: Box<dyn Frame>) -> Self {
+        Walker {
+            stack: vec![Level::Keywords {
+                frame: top,
+                need_bob: false,
+            }],
+            depth: 0,
+            next: 0,
+            last_span: None,
+            shapes: Vec::new(),
         }
-        let is_open = line.is_open();
-        let is_close = line.is_close();
+    }
+
+    /// Walk the next statements.
+    pub fn feed(&mut self, lines: &[LogicalLine], cx: &mut Cx) {
+        self.shapes.reserve(lines.len());
+        for line in lines {
+            let idx = self.next;
+            self.next += 1;
+            self.last_span = Some(line.span);
+            let is_open = line.is_open();
+            let is_close = line.is_close();
+            self.shapes.push(if is_open {
+                SHAPE_OPEN
+            } else if is_close {
+                SHAPE_CLOSE
+            } else {
+                SHAPE_OTHER
+            });
+            if !line.words.is_empty() {
+                self.statement(idx, line, is_open, is_close, cx);
+            }
+        }
+    }
+
+    fn statement(
+        &mut self,
+        idx: usize,
+        line: &LogicalLine,
+        is_open: bool,
+        is_close: bool,
+        cx: &mut Cx,
+    ) {
+        let (stack, depth) = (&mut self.stack, &mut self.depth);
         // read_line's global brace count.
         if is_open {
-            depth += 1;
+            *depth += 1;
         } else if is_close {
-            if depth == 0 {
+            if *depth == 0 {
                 cx.error(ErrClass::UnexpectedEob, Some(line.span), "Extra '}' found");
                 // keepalived also reports "Unknown keyword '}'" at the top
                 // level; one diagnostic per problem is enough.
                 if stack.len() == 1 {
-                    continue;
+                    return;
                 }
             } else {
-                depth -= 1;
+                *depth -= 1;
             }
         }
         if let Some(Level::Skip { depth, .. }) = stack.last_mut() {
             if *depth == 0 {
                 if is_open {
                     *depth = 1;
-                    continue;
+                    return;
                 }
                 // No `{` after the rejected keyword: nothing to skip; with
                 // a fallback frame the lines are read inside it.
@@ -92,17 +155,19 @@ pub fn walk(lines: &[LogicalLine], top: Box<dyn Frame>, cx: &mut Cx) -> Box<dyn 
                 if *depth == 0 {
                     stack.pop();
                 }
-                continue;
+                return;
             }
         }
         let level = stack.len() - 1;
-        let Some(top) = stack.last_mut() else { break };
+        let Some(top) = stack.last_mut() else {
+            return;
+        };
         match top {
             Level::Values { r, need_bob } => {
                 if *need_bob {
                     *need_bob = false;
                     if is_open {
-                        continue;
+                        return;
                     }
                     let block = r.block;
                     cx.info(
@@ -112,7 +177,7 @@ pub fn walk(lines: &[LogicalLine], top: Box<dyn Frame>, cx: &mut Cx) -> Box<dyn 
                 }
                 if is_close {
                     stack.pop();
-                    continue;
+                    return;
                 }
                 // The value block's entries go to the state of the keyword
                 // frame just below it.
@@ -120,7 +185,7 @@ pub fn walk(lines: &[LogicalLine], top: Box<dyn Frame>, cx: &mut Cx) -> Box<dyn 
                 let (Some(Level::Keywords { frame, .. }), Some(Level::Values { r, .. })) =
                     (values.last_mut(), rest.first())
                 else {
-                    continue;
+                    return;
                 };
                 (r.entry)(frame.as_mut(), cx, line);
             }
@@ -129,7 +194,7 @@ pub fn walk(lines: &[LogicalLine], top: Box<dyn Frame>, cx: &mut Cx) -> Box<dyn 
                 if *need_bob {
                     *need_bob = false;
                     if is_open && level > 0 {
-                        continue;
+                        return;
                     }
                     cx.error(
                         ErrClass::MissingBob,
@@ -142,14 +207,15 @@ pub fn walk(lines: &[LogicalLine], top: Box<dyn Frame>, cx: &mut Cx) -> Box<dyn 
                         Some(line.span),
                         "Unexpected '{' - ignoring",
                     );
-                    continue;
+                    return;
                 }
                 if is_close && level > 0 {
-                    close_top(&mut stack, cx);
-                    continue;
+                    close_top(stack, cx);
+                    return;
                 }
                 if level == 0 {
                     cx.top_marks.push((cx.diags.items.len(), idx));
+                    cx.top_owners.push((owner_of(line.keyword()), line.span));
                 }
                 match frame.keyword(cx, line) {
                     Dispatch::Done => {}
@@ -204,28 +270,30 @@ pub fn walk(lines: &[LogicalLine], top: Box<dyn Frame>, cx: &mut Cx) -> Box<dyn 
             }
         }
     }
-    while stack.len() > 1 {
-        close_top(&mut stack, cx);
-    }
-    if depth > 0 {
-        let span = lines.last().map(|l| {
-            Span::new(
-                l.span.file,
-                l.span.line,
-                l.span.col.saturating_add(l.span.len),
-                1,
-            )
-        });
-        cx.error(
-            ErrClass::MissingEob,
-            span,
-            format!("There are {depth} missing '}}'s or extra '{{'s"),
-        );
-    }
-    match stack.pop() {
-        Some(Level::Keywords { frame, .. }) => frame,
-        // The bottom level is always the keyword frame pushed first.
-        _ => unreachable_top(),
+
+    /// Close every open block (keepalived runs the close handlers at the end
+    /// of the input) and report unbalanced braces. Returns the top frame
+    /// and every statement's shape.
+    pub fn finish(mut self, cx: &mut Cx) -> (Box<dyn Frame>, Vec<u8>) {
+        while self.stack.len() > 1 {
+            close_top(&mut self.stack, cx);
+        }
+        if self.depth > 0 {
+            let span = self
+                .last_span
+                .map(|l| Span::new(l.file, l.line, l.col.saturating_add(l.len), 1));
+            cx.error(
+                ErrClass::MissingEob,
+                span,
+                format!("There are {} missing '}}'s or extra '{{'s", self.depth),
+            );
+        }
+        let top = match self.stack.pop() {
+            Some(Level::Keywords { frame, .. }) => frame,
+            // The bottom level is always the keyword frame pushed first.
+            _ => unreachable_top(),
+        };
+        (top, self.shapes)
     }
 }
 
@@ -302,26 +370,52 @@ pub fn owner_of(kw: &str) -> Option<u8> {
 /// them for its own process. So a block whose braces do not pair up the
 /// way its own process read it hides the statements that follow, up to the
 /// `}` that balances its `{` (or the end of the file), from every other
-/// process. Returns, for each top-level statement (by index into
-/// `marks`), `Some(owner)` of the block hiding it from its own process.
-pub fn hidden_from_owner(lines: &[LogicalLine], marks: &[(usize, usize)]) -> Vec<Option<u8>> {
-    // Pair braces over the whole input in one pass.
-    let mut pair: Vec<Option<usize>> = vec![None; lines.len()];
+/// process. `shapes` are every statement's [`SHAPE_OPEN`]/[`SHAPE_CLOSE`]/
+/// [`SHAPE_OTHER`], `marks` the top-level statements (`Cx::top_marks`) and
+/// `owners` their [`owner_of`]. Returns, for each top-level statement (by
+/// index into `marks`), `Some(owner)` of the block hiding it from its own
+/// process.
+pub fn hidden_from_owner(
+    shapes: &[u8],
+    marks: &[(usize, usize)],
+    owners: &[(Option<u8>, Span)],
+) -> Vec<Option<u8>> {
+    // The `}` pairing each top-level block's `{`, in one pass over the
+    // braces; only the `{` right after a known top-level keyword matters.
+    let mut wanted: Vec<bool> = Vec::new();
+    let mut pair_of: Vec<(usize, usize)> = Vec::new();
+    for (m, &(_, idx)) in marks.iter().enumerate() {
+        if owners.get(m).and_then(|o| o.0).is_some() && shapes.get(idx + 1) == Some(&SHAPE_OPEN) {
+            if wanted.len() <= idx + 1 {
+                wanted.resize(idx + 2, false);
+            }
+            wanted[idx + 1] = true;
+        }
+    }
     let mut open: Vec<usize> = Vec::new();
-    for (i, l) in lines.iter().enumerate() {
-        if l.is_open() {
+    for (i, &sh) in shapes.iter().enumerate() {
+        if sh == SHAPE_OPEN {
             open.push(i);
-        } else if l.is_close() {
+        } else if sh == SHAPE_CLOSE {
             if let Some(o) = open.pop() {
-                pair[o] = Some(i);
+                if wanted.get(o) == Some(&true) {
+                    pair_of.push((o, i));
+                }
             }
         }
     }
+    pair_of.sort_unstable();
+    let pair = |o: usize| {
+        pair_of
+            .binary_search_by_key(&o, |&(a, _)| a)
+            .ok()
+            .map(|k| pair_of[k].1)
+    };
     let mut out = vec![None; marks.len()];
     // The block being skipped by the other processes: (last line, owner).
     let mut skipping: Option<(usize, u8)> = None;
     for (m, &(_, idx)) in marks.iter().enumerate() {
-        let owner = lines.get(idx).and_then(|l| owner_of(l.keyword()));
+        let owner = owners.get(m).and_then(|o| o.0);
         if let Some((end, by)) = skipping {
             if idx <= end {
                 if owner.is_some() && owner != Some(by) {
@@ -333,8 +427,8 @@ pub fn hidden_from_owner(lines: &[LogicalLine], marks: &[(usize, usize)]) -> Vec
         }
         let Some(owner) = owner else { continue };
         let next = idx + 1;
-        if lines.get(next).is_some_and(|l| l.is_open()) {
-            let end = pair[next].unwrap_or(usize::MAX);
+        if shapes.get(next) == Some(&SHAPE_OPEN) {
+            let end = pair(next).unwrap_or(usize::MAX);
             skipping = Some((end, owner));
         }
     }
