@@ -316,8 +316,10 @@ struct Preproc<'a> {
     flushed: usize,
     /// Statements go out in batches: do not size `out` for the whole file.
     streamed: bool,
-    /// `plain_line`'s statement ranges, kept to reuse the allocation.
-    plain_pieces: Vec<(usize, usize)>,
+    /// `plain_line`'s word and statement ranges, kept to reuse the
+    /// allocations.
+    plain_words: Vec<(usize, usize)>,
+    plain_pieces: Vec<(usize, usize, usize)>,
     diag_count: usize,
     classes_seen: Vec<Option<ErrClass>>,
     suppressed: usize,
@@ -369,6 +371,7 @@ impl<'a> Preproc<'a> {
             out: Vec::new(),
             flushed: 0,
             streamed: false,
+            plain_words: Vec::new(),
             plain_pieces: Vec::new(),
             diag_count: 0,
             classes_seen: Vec::new(),
@@ -1201,56 +1204,87 @@ impl<'a> Preproc<'a> {
         let text = Rc::clone(&f.text);
         let (id, start) = (f.id, f.pos);
         let bytes = &text.as_bytes()[start..];
-        let nl = bytes.iter().position(|&b| b == b'\n');
-        let mut len = nl.unwrap_or(bytes.len());
-        while len > 0 && matches!(bytes[len - 1], b'\r' | b'\n') {
-            len -= 1;
-        }
-        if len > KEEPALIVED_LINE {
-            return false;
-        }
-        let line = &bytes[..len];
-        if line.iter().any(|&b| PLAIN_CLASS[usize::from(b)] == SPECIAL) {
-            return false;
-        }
-        // The statements: lone braces and the trimmed text between them
-        // (take_statement's split), as byte ranges of the line.
+        // One pass over the line: the words (runs of non-blanks), and the
+        // statements (take_statement's split: a lone brace, or the words
+        // between braces, trailing blanks trimmed) as (first byte, end,
+        // end of its words in `words`).
+        let mut words = std::mem::take(&mut self.plain_words);
         let mut pieces = std::mem::take(&mut self.plain_pieces);
+        words.clear();
         pieces.clear();
-        let mut i = 0;
+        let mut word_start: Option<usize> = None;
+        let mut piece_start: Option<usize> = None;
         let mut include = false;
-        while i < len {
-            while i < len && is_blank(line[i]) {
-                i += 1;
+        let mut i = 0;
+        let mut plain = true;
+        // The line ends at `\n`; `\r`s right before it (or before the end
+        // of the file) are part of the line ending, as in `next_physical`.
+        let (len, step) = loop {
+            let Some(&b) = bytes.get(i) else {
+                break (i, i);
+            };
+            match PLAIN_CLASS[usize::from(b)] {
+                PLAIN => {
+                    if word_start.is_none() {
+                        word_start = Some(i);
+                        if piece_start.is_none() {
+                            piece_start = Some(i);
+                            include |= bytes[i..].starts_with(b"include");
+                        }
+                    }
+                }
+                BLANK => {
+                    if let Some(w) = word_start.take() {
+                        words.push((w, i));
+                    }
+                }
+                BRACE => {
+                    if let Some(w) = word_start.take() {
+                        words.push((w, i));
+                    }
+                    if let Some(p) = piece_start.take() {
+                        let end = words.last().map_or(i, |w| w.1);
+                        pieces.push((p, end, words.len()));
+                    }
+                    words.push((i, i + 1));
+                    pieces.push((i, i + 1, words.len()));
+                }
+                NEWLINE => break (i, i + 1),
+                _ => {
+                    let crs = bytes[i..].iter().take_while(|&&c| c == b'\r').count();
+                    match bytes.get(i + crs) {
+                        None if b == b'\r' => break (i, i + crs),
+                        Some(b'\n') if b == b'\r' => break (i, i + crs + 1),
+                        _ => {
+                            plain = false;
+                            break (i, i);
+                        }
+                    }
+                }
             }
-            if i >= len {
-                break;
-            }
-            if PLAIN_CLASS[usize::from(line[i])] == BRACE {
-                pieces.push((i, i + 1));
-                i += 1;
-                continue;
-            }
-            let mut k = i;
-            while k < len && PLAIN_CLASS[usize::from(line[k])] != BRACE {
-                k += 1;
-            }
-            let mut e = k;
-            while e > i && is_blank(line[e - 1]) {
-                e -= 1;
-            }
-            // `include` at the start of a piece is check_include's: leave
-            // the line to the general path.
-            include |= line[i..e].starts_with(b"include");
-            pieces.push((i, e));
-            i = k;
+            i += 1;
+        };
+        if let Some(w) = word_start.take() {
+            words.push((w, len));
         }
-        if include || self.flushed + self.out.len() + pieces.len() >= self.max_output {
+        if let Some(p) = piece_start.take() {
+            let end = words.last().map_or(len, |w| w.1);
+            pieces.push((p, end, words.len()));
+        }
+        // `include` at the start of a statement is check_include's, a long
+        // line gets a warning, a runaway count an error: all for the
+        // general path.
+        if !plain
+            || include
+            || len > KEEPALIVED_LINE
+            || self.flushed + self.out.len() + pieces.len() >= self.max_output
+        {
+            self.plain_words = words;
             self.plain_pieces = pieces;
             return false;
         }
         if let Some(f) = self.stack.last_mut().and_then(|e| e.cur.as_mut()) {
-            f.pos += nl.map_or(bytes.len(), |n| n + 1);
+            f.pos += step;
             f.line_no = f.line_no.saturating_add(1);
             let line_no = f.line_no;
             self.line_work = 0;
@@ -1260,28 +1294,26 @@ impl<'a> Preproc<'a> {
             let line = &text[start..start + len];
             let col = |x: usize| u32::try_from(x + 1).unwrap_or(u32::MAX);
             let width = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
-            for &(a, b) in &pieces {
-                let piece = &line[a..b];
-                let mut words = Vec::with_capacity(count_words(piece.as_bytes()));
-                let mut j = a;
-                for w in piece.split([' ', '\t']) {
-                    if !w.is_empty() {
-                        words.push(Word {
-                            text: CompactString::from(w),
-                            span: Span::new(id, line_no, col(j), width(w.len())),
-                        });
-                    }
-                    j += w.len() + 1;
-                }
+            let mut w0 = 0;
+            for &(a, b, w1) in &pieces {
+                let ws = words.get(w0..w1).unwrap_or(&[]);
+                w0 = w1;
                 let l = LogicalLine {
-                    words,
-                    raw: CompactString::from(piece),
+                    words: ws
+                        .iter()
+                        .map(|&(x, y)| Word {
+                            text: CompactString::from(&line[x..y]),
+                            span: Span::new(id, line_no, col(x), width(y - x)),
+                        })
+                        .collect(),
+                    raw: CompactString::from(&line[a..b]),
                     span: Span::new(id, line_no, col(a), width(b - a)),
                 };
                 self.track_blocks(&l);
                 self.out.push(l);
             }
         }
+        self.plain_words = words;
         self.plain_pieces = pieces;
         true
     }
@@ -2042,23 +2074,29 @@ impl<'a> Preproc<'a> {
     }
 }
 
-/// [`PLAIN_CLASS`]: a byte `Preproc::plain_line` copies as it is.
+/// [`PLAIN_CLASS`]: a byte `Preproc::plain_line` copies into a word.
 const PLAIN: u8 = 0;
 /// [`PLAIN_CLASS`]: `{` or `}`, a statement of its own.
 const BRACE: u8 = 1;
 /// [`PLAIN_CLASS`]: a byte the general path acts on (quote, escape,
 /// comment, `$`, `@`, `~`), a control byte other than tab, or non-ASCII.
 const SPECIAL: u8 = 2;
+/// [`PLAIN_CLASS`]: space or tab, between words.
+const BLANK: u8 = 3;
+/// [`PLAIN_CLASS`]: the end of the line.
+const NEWLINE: u8 = 4;
 
 /// What each byte is to `Preproc::plain_line`.
 static PLAIN_CLASS: [u8; 256] = {
     let mut t = [SPECIAL; 256];
-    let mut b = 0x20;
+    let mut b = 0x21;
     while b < 0x7f {
         t[b] = PLAIN;
         b += 1;
     }
-    t[b'\t' as usize] = PLAIN;
+    t[b' ' as usize] = BLANK;
+    t[b'\t' as usize] = BLANK;
+    t[b'\n' as usize] = NEWLINE;
     t[b'{' as usize] = BRACE;
     t[b'}' as usize] = BRACE;
     let mut k = 0;
@@ -2069,18 +2107,6 @@ static PLAIN_CLASS: [u8; 256] = {
     }
     t
 };
-
-/// Words of a piece with no quotes: runs of non-blanks.
-fn count_words(piece: &[u8]) -> usize {
-    let mut n = 0;
-    let mut in_word = false;
-    for &c in piece {
-        let w = !is_blank(c);
-        n += usize::from(w && !in_word);
-        in_word = w;
-    }
-    n
-}
 
 fn same_replay(a: &Option<Replay>, b: &Option<Replay>) -> bool {
     match (a, b) {

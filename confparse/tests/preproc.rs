@@ -385,7 +385,8 @@ mod props {
             lines in proptest::collection::vec(
                 "([ \t{}]|[a-c]|include|[0-9]|[.]|/|=){0,24}",
                 0..12,
-            )
+            ),
+            crlf in any::<bool>(),
         ) {
             let lex = |text: &str| {
                 let mut sources = SourceMap::new();
@@ -400,9 +401,10 @@ mod props {
                 let d: Vec<String> = diags.items.iter().map(|d| format!("{:?} {:?}", d.span, d.message)).collect();
                 (out.lines, d)
             };
-            let plain = lines.join("\n");
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let plain = lines.join(eol);
             let commented: Vec<String> = lines.iter().map(|l| format!("{l} #c")).collect();
-            prop_assert_eq!(lex(&plain), lex(&commented.join("\n")));
+            prop_assert_eq!(lex(&plain), lex(&commented.join(eol)));
         }
 
         #[test]
