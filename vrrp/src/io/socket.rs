@@ -12,6 +12,7 @@ use super::IoError;
 use crate::check::Ipv6Meta;
 use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrIn6};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
+use std::cell::RefCell;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::os::fd::AsRawFd;
@@ -90,6 +91,39 @@ const RX_BUF_BYTES: usize = 4 << 20;
 /// Largest packet read; VRRP adverts are far smaller (255 IPv6 VIPs fit).
 pub const RECV_BUF: usize = 9216;
 
+thread_local! {
+    /// The one buffer every socket of a thread reads into. A buffer per
+    /// instance was 9 MiB of the daemon's heap at 1,000 instances
+    /// (heaptrack); keepalived too reads every socket into one shared
+    /// buffer. What was read is copied out at its own length (an advert is
+    /// 40-100 bytes), so no borrow of it outlives one synchronous read.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Reads one packet with `read` into the thread's scratch buffer and
+/// returns a copy of what was read.
+fn read_scratch(
+    read: impl FnOnce(&mut [u8]) -> io::Result<RecvMeta>,
+) -> io::Result<(Vec<u8>, RecvMeta)> {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < RECV_BUF {
+                buf.resize(RECV_BUF, 0);
+            }
+            let meta = read(&mut buf)?;
+            Ok((buf[..meta.len().min(buf.len())].to_vec(), meta))
+        }
+        // Not reachable (no read calls another), but a private buffer is
+        // the safe answer if it were.
+        Err(_) => {
+            let mut buf = vec![0; RECV_BUF];
+            let meta = read(&mut buf)?;
+            buf.truncate(meta.len());
+            Ok((buf, meta))
+        }
+    })
+}
+
 /// The receive and send sockets of one instance.
 pub struct VrrpSocket {
     cfg: SocketCfg,
@@ -144,19 +178,21 @@ impl VrrpSocket {
             })
     }
 
-    /// Waits for the next packet and reads it into `buf` (make it
-    /// [`RECV_BUF`] bytes). IPv6 packets whose source or destination the
-    /// kernel did not report come back with length 0.
-    pub async fn recv(&self, buf: &mut [u8]) -> Result<RecvMeta, IoError> {
+    /// Waits for the next packet and returns it (at most [`RECV_BUF`]
+    /// bytes). IPv6 packets whose source or destination the kernel did not
+    /// report come back with length 0.
+    pub async fn recv(&self) -> Result<(Vec<u8>, RecvMeta), IoError> {
         loop {
             let mut guard = self
                 .rx
                 .readable()
                 .await
                 .map_err(err("poll receive socket", &self.cfg))?;
-            let res = guard.try_io(|fd| match self.cfg.src {
-                IpAddr::V4(_) => recv_v4(fd.get_ref(), buf),
-                IpAddr::V6(_) => recv_v6(fd.get_ref(), buf),
+            let res = guard.try_io(|fd| {
+                read_scratch(|buf| match self.cfg.src {
+                    IpAddr::V4(_) => recv_v4(fd.get_ref(), buf),
+                    IpAddr::V6(_) => recv_v6(fd.get_ref(), buf),
+                })
             });
             match res {
                 Ok(Ok(r)) => return Ok(r),
