@@ -109,8 +109,13 @@ pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
         }
     };
 
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread, as keepalived's VRRP process: the work is ~1,000 timer
+    // deadlines a second of a few microseconds each, which two workers only
+    // spread over context switches (24 % of the daemon's CPU under perf at
+    // 1,000 instances) and over two allocator heaps (BENCHMARKS.md, VRRP).
+    // Blocking work (reload's parse) still goes to the blocking pool, and
+    // the LVS side has its own thread.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -166,6 +171,9 @@ pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
         } else {
             None
         };
+        // The model is not needed once both sides run (a reload reads the
+        // file again); at 1,000 instances it is a few MiB of the heap.
+        drop(model);
         info!("Startup complete");
         loop {
             tokio::select! {

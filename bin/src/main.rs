@@ -93,7 +93,11 @@ fn run_daemon(cli: &cli::Cli) -> ExitCode {
     if !rendered.is_empty() {
         eprint!("{rendered}");
     }
-    match report.model.take() {
+    // The daemon keeps the model only: the sources, statements and
+    // diagnostics of the report are freed before it starts.
+    let model = report.model.take();
+    drop(report);
+    match model {
         Some(model) => {
             // keepalived's -d dumps the configuration and runs.
             dump_model(cli, &model);
