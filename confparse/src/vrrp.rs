@@ -1927,7 +1927,22 @@ static SCRIPT: Table<ScriptB> = Table::new(&[
         // vrrp_vscript_script_handler: the quoted command is word 1 of the
         // re-split raw line; words after it are ignored.
         // Without a command nothing is set ("No script set" follows).
+        // keepalived 2.2.7's handler splits the raw line with
+        // alloc_strvec_quoted_escaped whatever the word split made of it:
+        // an unterminated quote (`script "/bin/true`, whose word split
+        // stopped at the quote) is reported there ("String '...': missing
+        // terminating \"", CONFIG_UNMATCHED_QUOTE) and gives no script.
+        // (2.2.7 then passes the failed split on and dies of SIGSEGV; the
+        // end handler would say "No script set", as we do.)
         if l.words.len() < 2 {
+            if let Err(e) = crate::shell::split(&l.raw) {
+                cx.diags.push(crate::diag::Diagnostic::new(
+                    crate::diag::Severity::Error,
+                    e.class(),
+                    Some(l.span),
+                    e.to_string(),
+                ));
+            }
             return;
         }
         if let Some(mut c) = script_at(cx, l, 1) {

@@ -61,3 +61,42 @@ fn compare(dir: std::path::PathBuf, min: usize) {
     assert!(n >= min, "only {n} cases read");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// `script "/bin/true` in a vrrp_script (fixtures/configs/107): keepalived
+/// 2.2.7 reports the unterminated quote while reading the line, then its
+/// script handler's quoted split fails too ("String '...': missing
+/// terminating \"", printed by the real keepalived just before it dies of
+/// SIGSEGV) and sets no script, so its end handler removes the script
+/// (vrrp_parser.c `vrrp_vscript_end_handler`). No script also means no
+/// script security check: status 5, not 6.
+#[test]
+fn unterminated_quote_in_vrrp_script_leaves_no_script() {
+    let text = "vrrp_script chk {\n    script \"/bin/true\n    interval 2\n}\n\
+                vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 57\n\
+                priority 100\n    virtual_ipaddress {\n        192.0.2.57/24\n    }\n}\n";
+    let opts = LoadOptions {
+        interfaces: Some(["lo", "eth0"].iter().map(|s| s.to_string()).collect()),
+        check_scripts: true,
+        ..Default::default()
+    };
+    let r = confparse::check_str(text, &opts);
+    let msgs: Vec<(Option<confparse::ErrClass>, &str)> = r
+        .diagnostics
+        .items
+        .iter()
+        .map(|d| (d.class, d.message.as_str()))
+        .collect();
+    assert!(
+        msgs.contains(&(
+            Some(confparse::ErrClass::UnmatchedQuote),
+            "String 'script \"/bin/true': missing terminating \""
+        )),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|(_, m)| *m == "No script set for vrrp_script chk - removing"),
+        "{msgs:?}"
+    );
+    assert_eq!(r.exit_status(), 5, "{}", r.render());
+}

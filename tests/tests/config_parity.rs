@@ -28,8 +28,11 @@ const DELIBERATE: &[(&str, i32, &str)] = &[
     (
         "107-bad-unterminated-quote.conf",
         5,
-        "keepalived 2.2.7 reports the unterminated quote, then dies of SIGSEGV (status 139); \
-         we report the same errors and exit 5 like any other configuration error",
+        "keepalived 2.2.7 reports the unterminated quote, and its vrrp_script `script` handler's \
+         quoted split of the line fails (\"missing terminating \\\"\"); it then passes the failed \
+         split on and dies of SIGSEGV (status 139). We report the same errors and set no script, \
+         as that handler does, so the end handler's \"No script set\" follows and there is no \
+         script to check for security: status 5 like any other configuration error",
     ),
     (
         "148-lvs-bad-url-no-path.conf",
