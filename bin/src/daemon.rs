@@ -11,6 +11,7 @@
 mod log;
 mod lvs;
 mod pidfile;
+mod sync;
 
 use crate::cli::Cli;
 use std::path::PathBuf;
@@ -35,8 +36,9 @@ fn dump(path: &str, text: &str) {
 }
 
 /// SIGHUP for the VRRP side: re-read the configuration; if it cannot run,
-/// keep the running one (and say why); else apply the difference.
-async fn reload_vrrp(r: &mut vrrp::runtime::Runtime, cli: &Cli) {
+/// keep the running one (and say why); else apply the difference and
+/// return the configuration now in force.
+async fn reload_vrrp(r: &mut vrrp::runtime::Runtime, cli: &Cli) -> Option<confparse::Model> {
     info!("Reloading VRRP configuration");
     let path = cli.config_path();
     let opts = crate::load_options(cli);
@@ -46,7 +48,7 @@ async fn reload_vrrp(r: &mut vrrp::runtime::Runtime, cli: &Cli) {
         Ok(rep) => rep,
         Err(e) => {
             warn!("VRRP reload failed: {e}");
-            return;
+            return None;
         }
     };
     let Some(model) = report.model.take() else {
@@ -54,16 +56,33 @@ async fn reload_vrrp(r: &mut vrrp::runtime::Runtime, cli: &Cli) {
             "VRRP reload: the new configuration cannot run; keeping the running one\n{}",
             report.render()
         );
-        return;
+        return None;
     };
     match r.reload(&model).await {
-        Ok((kept, stopped, started)) => info!(
-            "VRRP reload done: {} unchanged, stopped {:?}, started {:?}",
-            kept.len(),
-            stopped,
-            started
-        ),
-        Err(e) => warn!("VRRP reload: {e}"),
+        Ok((kept, stopped, started)) => {
+            info!(
+                "VRRP reload done: {} unchanged, stopped {:?}, started {:?}",
+                kept.len(),
+                stopped,
+                started
+            );
+            Some(model)
+        }
+        Err(e) => {
+            warn!("VRRP reload: {e}");
+            None
+        }
+    }
+}
+
+/// The next transition for the sync daemon follower; never ready when
+/// the VRRP side does not run.
+async fn next_state(
+    rx: &mut Option<tokio::sync::broadcast::Receiver<vrrp::runtime::StateEvent>>,
+) -> Result<vrrp::runtime::StateEvent, tokio::sync::broadcast::error::RecvError> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -171,6 +190,17 @@ pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
         } else {
             None
         };
+        // `lvs_sync_daemon IF VI`: the sync daemon follows VI's role (the
+        // feed is subscribed before the first status read: nothing missed).
+        let mut states = runtime.as_ref().map(|r| r.subscribe_states());
+        let mut follower = match &runtime {
+            Some(r) => {
+                let mut f = sync::Follower::new(&model);
+                f.resync(&r.status().await);
+                Some(f)
+            }
+            None => None,
+        };
         // The model is not needed once both sides run (a reload reads the
         // file again); at 1,000 instances it is a few MiB of the heap.
         drop(model);
@@ -186,9 +216,26 @@ pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
                         lvs = lvs::Lvs::start_on_reload(&cli.config_path(), &crate::load_options(cli));
                     }
                     if let Some(r) = runtime.as_mut() {
-                        reload_vrrp(r, cli).await;
+                        if let (Some(m), Some(f)) = (reload_vrrp(r, cli).await, follower.as_mut()) {
+                            f.reconfigure(&m);
+                            f.resync(&r.status().await);
+                        }
                     }
                 }
+                ev = next_state(&mut states) => match ev {
+                    Ok(ev) => {
+                        if let Some(f) = follower.as_mut() {
+                            f.on_event(&ev);
+                        }
+                    }
+                    // Transitions were lost: read the state instead.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        if let (Some(f), Some(r)) = (follower.as_mut(), &runtime) {
+                            f.resync(&r.status().await);
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => states = None,
+                },
                 // keepalived's DATA and STATS signals (reference 3.2).
                 _ = usr1.recv() => {
                     if let Some(r) = &runtime {
@@ -203,6 +250,11 @@ pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
             }
         }
         info!("Stopping");
+        // keepalived stops the instance-bound sync daemon before the VRRP
+        // instances send their priority-0 adverts (vrrp_terminate_phase2).
+        if let Some(f) = follower {
+            f.stop();
+        }
         if let Some(l) = lvs {
             l.stop(cli.dont_release_ipvs);
         }

@@ -14,9 +14,9 @@
 //! - at stop every real server then every virtual server is deleted
 //!   (`lvs_flush_on_stop`: flush all; `lvs_flush_on_stop VS`: delete the
 //!   virtual servers), nothing with `-I`/`--dont-release-ipvs`;
-//! - `lvs_timeouts` are set with the table; `lvs_sync_daemon` starts the
-//!   backup sync daemon, and the master one when no VRRP instance is named
-//!   (with one, keepalived follows that instance's state: not done here).
+//! - `lvs_timeouts` are set with the table; `lvs_sync_daemon` without a
+//!   VRRP instance starts the master and backup sync daemons here (with
+//!   one, the VRRP side follows that instance: `super::sync`).
 //!
 //! Unlike keepalived (which trusts its own memory, issue #1018), a periodic
 //! pass reads the kernel table back and repairs entries deleted or edited
@@ -37,7 +37,9 @@ use confparse::lvs::{LvsConfig, VsKey};
 use confparse::Model;
 use ipvs::model::{self as desired, Health};
 use ipvs::reconcile::ReconcileReport;
-use ipvs::{DaemonState, DesiredTable, IpvsClient, IpvsError, NetlinkIpvs, Op, Reconciler};
+use ipvs::{DesiredTable, IpvsClient, IpvsError, NetlinkIpvs, Op, Reconciler};
+
+use super::sync;
 use tracing::{error, info, warn};
 
 /// Shortest time between two drift-repair passes. A pass reads the whole
@@ -68,8 +70,8 @@ pub struct LvsState<C: IpvsClient> {
     health: Health,
     table: DesiredTable,
     origins: BTreeMap<ipvs::ServiceKey, Origin>,
-    /// Sync daemons this process started (stopped again at stop).
-    sync_started: Vec<DaemonState>,
+    /// Sync daemons the LVS side started (stopped again at stop).
+    sync: sync::SyncDaemons,
 }
 
 fn vs_name(key: &VsKey) -> String {
@@ -196,7 +198,7 @@ impl<C: IpvsClient> LvsState<C> {
             sources,
             health: Health::default(),
             table: DesiredTable::default(),
-            sync_started: Vec::new(),
+            sync: sync::SyncDaemons::default(),
         };
         s.table = match desired::desired_from_model(&s.model.lvs, &s.model.global, &s.health) {
             Ok(t) => t,
@@ -311,41 +313,16 @@ impl<C: IpvsClient> LvsState<C> {
         }
     }
 
+    /// `lvs_sync_daemon` without a VRRP instance: the master and backup
+    /// daemons run with the LVS side (keepalived's checker process; the
+    /// instance-bound form is the VRRP side's, see [`super::sync`]).
     fn start_sync_daemons(&mut self) {
-        let Some(cfg) = self.model.global.lvs_sync_daemon.as_ref() else {
-            return;
-        };
-        let mut states = vec![DaemonState::Backup];
-        if cfg.vrrp_instance.is_none() {
-            states.push(DaemonState::Master);
-        }
-        let running: Vec<DaemonState> = match self.client.daemons() {
-            Ok(d) => d.iter().map(|d| d.state).collect(),
-            Err(e) => {
-                error!("IPVS: cannot list the sync daemons: {e}");
-                return;
-            }
-        };
-        for st in states {
-            if running.contains(&st) {
-                continue;
-            }
-            let Some(d) = desired::sync_daemon(&self.model.global, st) else {
-                continue;
-            };
-            match self.client.execute_one(Op::NewDaemon(d)) {
-                Ok(()) => self.sync_started.push(st),
-                Err(e) => error!("IPVS: lvs_sync_daemon {} ({st:?}): {e}", cfg.interface),
-            }
-        }
+        let want = sync::wanted(&self.model.global, sync::Owner::Checker, sync::Role::Gone);
+        self.sync.apply(&mut self.client, &want);
     }
 
     fn stop_sync_daemons(&mut self) {
-        for st in std::mem::take(&mut self.sync_started) {
-            if let Err(e) = self.client.execute_one(Op::DelDaemon(st)) {
-                error!("IPVS: stopping the {st:?} sync daemon: {e}");
-            }
-        }
+        self.sync.apply(&mut self.client, &[]);
     }
 
     /// Logs each failed op with the virtual server and config line it
@@ -686,6 +663,16 @@ virtual_server fwmark 7 {
         assert_eq!(d.len(), 2);
         assert!(d.iter().all(|d| d.ifname == "eth0" && d.sync_id == 7));
         s.stop(false);
+        assert!(s.client().daemons().expect("fake").is_empty());
+    }
+
+    #[test]
+    fn an_instance_bound_sync_daemon_is_left_to_the_vrrp_side() {
+        let text = format!(
+            "global_defs {{\n lvs_sync_daemon eth0 VI_1\n}}\n\
+             vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 9\n priority 100\n}}\n{BASE}"
+        );
+        let mut s = state(&text, FakeIpvs::new());
         assert!(s.client().daemons().expect("fake").is_empty());
     }
 
