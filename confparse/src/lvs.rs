@@ -73,12 +73,14 @@ impl LvsConfig {
                 .iter()
                 .chain(vs.quorum_down.iter())
                 .chain(vs.real_servers.iter().flat_map(|rs| {
-                    rs.notify_up.iter().chain(rs.notify_down.iter()).chain(
-                        rs.checkers.iter().filter_map(|c| match &c.kind {
+                    rs.notify_up
+                        .iter()
+                        .chain(rs.notify_down.iter())
+                        .map(|b| &**b)
+                        .chain(rs.checkers.iter().filter_map(|c| match &c.kind {
                             CheckerKind::Misc(m) => Some(&m.script),
                             _ => None,
-                        }),
-                    )
+                        }))
                 }))
         })
     }
@@ -284,8 +286,11 @@ pub struct RealServerCfg {
     pub inhibit_on_failure: bool,
     pub alpha: bool,
     pub smtp_alert: bool,
-    pub notify_up: Option<ScriptCfg>,
-    pub notify_down: Option<ScriptCfg>,
+    /// Boxed: few real servers have notify scripts, and two inline
+    /// [`ScriptCfg`]s were half the size of every real server (8 MiB of
+    /// the model at 2,000 x 20 virtual servers).
+    pub notify_up: Option<Box<ScriptCfg>>,
+    pub notify_down: Option<Box<ScriptCfg>>,
     pub virtualhost: Option<String>,
     pub snmp_name: Option<String>,
     pub connect_timeout: Duration,

@@ -89,7 +89,9 @@ pub enum CheckerKind {
     Tcp,
     Http(HttpCheckCfg),
     Ssl(HttpCheckCfg),
-    Misc(MiscCheckCfg),
+    /// Boxed: the script makes it the largest kind by far, and every
+    /// checker of every kind was as large as it.
+    Misc(Box<MiscCheckCfg>),
     Smtp(SmtpCheckCfg),
     Dns(DnsCheckCfg),
     Udp(UdpCheckCfg),
@@ -1387,11 +1389,11 @@ pub(crate) fn resolve(
                 return vec![];
             };
             (
-                CheckerKind::Misc(MiscCheckCfg {
+                CheckerKind::Misc(Box::new(MiscCheckCfg {
                     script: *script,
                     timeout: timeout.filter(|d| !d.is_zero()),
                     dynamic,
-                }),
+                })),
                 Some(timing),
                 None,
             )
