@@ -1212,7 +1212,6 @@ impl<'a> Preproc<'a> {
         let mut pieces = std::mem::take(&mut self.plain_pieces);
         words.clear();
         pieces.clear();
-        let mut word_start: Option<usize> = None;
         let mut piece_start: Option<usize> = None;
         let mut include = false;
         let mut i = 0;
@@ -1220,28 +1219,32 @@ impl<'a> Preproc<'a> {
         // The line ends at `\n`; `\r`s right before it (or before the end
         // of the file) are part of the line ending, as in `next_physical`.
         let (len, step) = loop {
+            // Indentation is a good part of a configuration's bytes: skip
+            // blanks, and then a whole word, in tight loops.
+            while bytes.get(i).is_some_and(|&c| is_blank(c)) {
+                i += 1;
+            }
             let Some(&b) = bytes.get(i) else {
                 break (i, i);
             };
             match PLAIN_CLASS[usize::from(b)] {
                 PLAIN => {
-                    if word_start.is_none() {
-                        word_start = Some(i);
-                        if piece_start.is_none() {
-                            piece_start = Some(i);
-                            include |= bytes[i..].starts_with(b"include");
-                        }
+                    let w = i;
+                    i += 1;
+                    while bytes
+                        .get(i)
+                        .is_some_and(|&c| PLAIN_CLASS[usize::from(c)] == PLAIN)
+                    {
+                        i += 1;
                     }
-                }
-                BLANK => {
-                    if let Some(w) = word_start.take() {
-                        words.push((w, i));
+                    words.push((w, i));
+                    if piece_start.is_none() {
+                        piece_start = Some(w);
+                        include |= bytes[w..].starts_with(b"include");
                     }
+                    continue;
                 }
                 BRACE => {
-                    if let Some(w) = word_start.take() {
-                        words.push((w, i));
-                    }
                     if let Some(p) = piece_start.take() {
                         let end = words.last().map_or(i, |w| w.1);
                         pieces.push((p, end, words.len()));
@@ -1264,9 +1267,6 @@ impl<'a> Preproc<'a> {
             }
             i += 1;
         };
-        if let Some(w) = word_start.take() {
-            words.push((w, len));
-        }
         if let Some(p) = piece_start.take() {
             let end = words.last().map_or(len, |w| w.1);
             pieces.push((p, end, words.len()));
