@@ -819,6 +819,12 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
 /// input: keepalived then reads 0).
 #[allow(clippy::result_unit_err)] // the error has no content beyond "not a number"
 pub fn strtoul(s: &str, base: u32) -> Result<u64, ()> {
+    // Plain decimal digits, the common case: at most 19 cannot overflow.
+    let b = s.as_bytes();
+    let decimal = base == 10 || (base == 0 && b.first() != Some(&b'0'));
+    if decimal && !b.is_empty() && b.len() <= 19 && b.iter().all(u8::is_ascii_digit) {
+        return Ok(b.iter().fold(0u64, |v, &d| v * 10 + u64::from(d - b'0')));
+    }
     let s = s.trim_start_matches([' ', '\t', '\n']);
     if s.is_empty() {
         return Ok(0);
@@ -996,6 +1002,30 @@ mod tests {
         assert_eq!(strtoul("17", 10), Ok(17));
         assert_eq!(strtoul("1f", 16), Ok(31));
         assert_eq!(strtoul("1.5", 10), Err(()));
+        // Saturates like strtoul's ERANGE, past the 19-digit fast path too.
+        assert_eq!(strtoul("18446744073709551616", 10), Ok(u64::MAX));
+        assert_eq!(
+            strtoul("9999999999999999999", 0),
+            Ok(9_999_999_999_999_999_999)
+        );
+    }
+
+    proptest::proptest! {
+        /// The plain-digits fast path agrees with the general parse.
+        #[test]
+        fn strtoul_digits_are_decimal(s in "[0-9]{1,25}", base0 in proptest::bool::ANY) {
+            let want = if base0 && s.len() > 1 && s.starts_with('0') {
+                u64::from_str_radix(&s[1..], 8).ok()
+            } else {
+                Some(u64::from_str_radix(&s, 10).unwrap_or(u64::MAX))
+            };
+            let got = strtoul(&s, if base0 { 0 } else { 10 });
+            match want {
+                Some(w) => proptest::prop_assert_eq!(got, Ok(w)),
+                // Octal with an 8 or 9 in it.
+                None => proptest::prop_assert!(got == Err(()) || s[1..].bytes().all(|b| b < b'8')),
+            }
+        }
     }
 
     #[test]
