@@ -1017,7 +1017,7 @@ mod tests {
             let want = if base0 && s.len() > 1 && s.starts_with('0') {
                 u64::from_str_radix(&s[1..], 8).ok()
             } else {
-                Some(u64::from_str_radix(&s, 10).unwrap_or(u64::MAX))
+                Some(s.parse::<u64>().unwrap_or(u64::MAX))
             };
             let got = strtoul(&s, if base0 { 0 } else { 10 });
             match want {
