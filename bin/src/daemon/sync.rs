@@ -177,32 +177,23 @@ impl SyncDaemons {
     }
 }
 
-/// The VRRP side's sync daemon driver: tracks the named instance's role
-/// from the runtime's transitions and hands each new wanted set to a thread
-/// owning its own netlink socket (the client blocks; starting and stopping
-/// kernel threads must not stall the VRRP runtime).
-pub struct Follower {
+/// The named instance's role as the runtime reports it, and the daemon set
+/// that role asks for; says when that set changes (pure: the tests drive it
+/// with event sequences).
+#[derive(Debug)]
+pub struct Tracker {
     global: GlobalDefsCfg,
     role: Role,
-    /// The last set handed to the worker.
+    /// The set last handed out.
     sent: Vec<Daemon>,
-    worker: Option<Worker>,
 }
 
-struct Worker {
-    tx: mpsc::Sender<Vec<Daemon>>,
-    thread: JoinHandle<()>,
-}
-
-impl Follower {
-    /// A follower for `model`; nothing runs until [`Follower::resync`] or
-    /// an event says what the instance is doing.
-    pub fn new(model: &Model) -> Follower {
-        Follower {
+impl Tracker {
+    pub fn new(model: &Model) -> Tracker {
+        Tracker {
             global: model.global.clone(),
             role: Role::Gone,
             sent: Vec::new(),
-            worker: None,
         }
     }
 
@@ -214,33 +205,92 @@ impl Follower {
             .and_then(|c| c.vrrp_instance.as_deref())
     }
 
-    /// A transition published by the runtime.
-    pub fn on_event(&mut self, ev: &StateEvent) {
-        if self.instance() == Some(ev.instance.as_str()) {
-            self.role = Role::of_notify(ev.state);
-            self.update();
+    /// A transition published by the runtime: the new wanted set, if it
+    /// changed (transitions of other instances, or BACKUP -> FAULT, do not).
+    pub fn on_event(&mut self, ev: &StateEvent) -> Option<Vec<Daemon>> {
+        if self.instance() != Some(ev.instance.as_str()) {
+            return None;
         }
+        self.role = Role::of_notify(ev.state);
+        self.update()
     }
 
-    /// The role read from a status listing: at start, after a reload, and
-    /// when the event feed lagged.
-    pub fn resync(&mut self, status: &[InstanceStatus]) {
+    /// The role read from a status listing (at start, after a reload, after
+    /// the event feed lagged).
+    pub fn resync(&mut self, status: &[InstanceStatus]) -> Option<Vec<Daemon>> {
         self.role = match self.instance() {
             Some(i) => Role::in_status(status, i),
             None => Role::Gone,
         };
-        self.update();
+        self.update()
     }
 
-    /// A reloaded configuration; call [`Follower::resync`] after it.
+    /// A reloaded configuration; [`Tracker::resync`] must follow (the
+    /// instance may be another one now).
     pub fn reconfigure(&mut self, model: &Model) {
         self.global = model.global.clone();
     }
 
-    /// Stops the daemons this follower started and its thread.
-    pub fn stop(mut self) {
+    /// The stop: nothing wanted any more.
+    pub fn stop(&mut self) -> Option<Vec<Daemon>> {
         self.role = Role::Gone;
-        self.update();
+        self.update()
+    }
+
+    fn update(&mut self) -> Option<Vec<Daemon>> {
+        let want = wanted(&self.global, Owner::Vrrp, self.role);
+        if want == self.sent {
+            return None;
+        }
+        self.sent = want.clone();
+        Some(want)
+    }
+}
+
+/// The VRRP side's sync daemon driver: a [`Tracker`] fed by the daemon's
+/// select loop, and a thread owning its own netlink socket that applies each
+/// new wanted set (the client blocks; starting and stopping the kernel's
+/// sync threads must not stall the VRRP runtime). The thread and socket
+/// exist only once a daemon is wanted.
+pub struct Follower {
+    tracker: Tracker,
+    worker: Option<Worker>,
+}
+
+struct Worker {
+    tx: mpsc::Sender<Vec<Daemon>>,
+    thread: JoinHandle<()>,
+}
+
+impl Follower {
+    pub fn new(model: &Model) -> Follower {
+        Follower {
+            tracker: Tracker::new(model),
+            worker: None,
+        }
+    }
+
+    /// See [`Tracker::on_event`].
+    pub fn on_event(&mut self, ev: &StateEvent) {
+        let want = self.tracker.on_event(ev);
+        self.send(want);
+    }
+
+    /// See [`Tracker::resync`].
+    pub fn resync(&mut self, status: &[InstanceStatus]) {
+        let want = self.tracker.resync(status);
+        self.send(want);
+    }
+
+    /// See [`Tracker::reconfigure`].
+    pub fn reconfigure(&mut self, model: &Model) {
+        self.tracker.reconfigure(model);
+    }
+
+    /// Stops the daemons this follower started, then its thread.
+    pub fn stop(mut self) {
+        let want = self.tracker.stop();
+        self.send(want);
         if let Some(w) = self.worker.take() {
             drop(w.tx);
             if w.thread.join().is_err() {
@@ -249,29 +299,22 @@ impl Follower {
         }
     }
 
-    fn update(&mut self) {
-        let want = wanted(&self.global, Owner::Vrrp, self.role);
-        if want == self.sent {
+    fn send(&mut self, want: Option<Vec<Daemon>>) {
+        let Some(want) = want else {
             return;
-        }
+        };
         if self.worker.is_none() {
             if want.is_empty() {
-                self.sent = want;
                 return;
             }
+            // On failure (logged) the next change tries again.
             self.worker = Worker::spawn();
-            if self.worker.is_none() {
-                // Tried again on the next transition.
-                return;
-            }
         }
         if let Some(w) = &self.worker {
-            if w.tx.send(want.clone()).is_err() {
+            if w.tx.send(want).is_err() {
                 error!("IPVS: the sync daemon thread is gone");
-                return;
             }
         }
-        self.sent = want;
     }
 }
 
@@ -475,19 +518,91 @@ vrrp_instance VI_1 {
         assert_eq!(states(sd.running()), [DaemonState::Master]);
     }
 
+    fn event(instance: &str, state: NotifyState) -> StateEvent {
+        StateEvent {
+            instance: instance.into(),
+            state,
+            priority: 100,
+        }
+    }
+
+    fn status(name: &str, state: State) -> InstanceStatus {
+        InstanceStatus {
+            name: name.into(),
+            state,
+            version: 2,
+            vrid: 51,
+            interface: "eth0".into(),
+            src: std::net::Ipv4Addr::UNSPECIFIED.into(),
+            priority: 100,
+            effective_priority: 100,
+            advert_int: std::time::Duration::from_secs(1),
+            rx: Default::default(),
+            fsm: Default::default(),
+        }
+    }
+
+    fn roles(want: Option<Vec<Daemon>>) -> Option<Vec<DaemonState>> {
+        want.map(|w| states(&w))
+    }
+
     #[test]
-    fn the_follower_ignores_other_instances_and_repeated_roles() {
+    fn the_tracker_follows_the_named_instance_only() {
         let m = model(&format!(
             "global_defs {{\n lvs_sync_daemon eth1 VI_1\n}}\n{VI}"
         ));
-        let mut f = Follower::new(&m);
-        // Gone -> Gone: nothing to send, no thread, no socket.
-        f.on_event(&StateEvent {
-            instance: "OTHER".into(),
-            state: NotifyState::Master,
-            priority: 100,
-        });
-        assert!(f.worker.is_none() && f.sent.is_empty());
-        assert_eq!(f.role, Role::Gone);
+        let mut t = Tracker::new(&m);
+        // At start the runtime has the instance in INIT/BACKUP.
+        assert_eq!(
+            roles(t.resync(&[status("VI_1", State::Init)])),
+            Some(vec![DaemonState::Backup])
+        );
+        // Its own BACKUP notification changes nothing.
+        assert_eq!(roles(t.on_event(&event("VI_1", NotifyState::Backup))), None);
+        // Another instance becoming master is not ours.
+        assert_eq!(roles(t.on_event(&event("VI_2", NotifyState::Master))), None);
+        assert_eq!(
+            roles(t.on_event(&event("VI_1", NotifyState::Master))),
+            Some(vec![DaemonState::Master])
+        );
+        // MASTER -> FAULT: keepalived's leave_master runs the backup daemon.
+        assert_eq!(
+            roles(t.on_event(&event("VI_1", NotifyState::Fault))),
+            Some(vec![DaemonState::Backup])
+        );
+        // FAULT -> BACKUP: the same daemon.
+        assert_eq!(roles(t.on_event(&event("VI_1", NotifyState::Backup))), None);
+        // A lagged feed: the status says master.
+        assert_eq!(
+            roles(t.resync(&[status("VI_1", State::Master)])),
+            Some(vec![DaemonState::Master])
+        );
+        assert_eq!(roles(t.stop()), Some(vec![]));
+        assert_eq!(roles(t.stop()), None);
+    }
+
+    #[test]
+    fn a_reload_changes_the_daemon_only_when_its_settings_change() {
+        let text = |syncd: &str| format!("global_defs {{\n {syncd}\n}}\n{VI}");
+        let mut t = Tracker::new(&model(&text("lvs_sync_daemon eth1 VI_1")));
+        let master = [status("VI_1", State::Master)];
+        assert!(t.resync(&master).is_some());
+        t.reconfigure(&model(&text("lvs_sync_daemon eth1 VI_1")));
+        assert_eq!(t.resync(&master), None);
+        t.reconfigure(&model(&text("lvs_sync_daemon eth2 VI_1")));
+        let w = t.resync(&master).expect("a new interface is a new daemon");
+        assert_eq!(w[0].ifname, "eth2");
+        // lvs_sync_daemon removed: nothing wanted.
+        t.reconfigure(&model(&text("")));
+        assert_eq!(t.resync(&master), Some(vec![]));
+    }
+
+    #[test]
+    fn a_follower_without_lvs_sync_daemon_opens_nothing() {
+        let mut f = Follower::new(&model(VI));
+        f.resync(&[status("VI_1", State::Master)]);
+        f.on_event(&event("VI_1", NotifyState::Master));
+        assert!(f.worker.is_none());
+        f.stop();
     }
 }
