@@ -1,6 +1,7 @@
 //! `keepalived-rs`: keepalived's command line over the confparse, vrrp,
 //! ipvs and checkers crates.
 
+mod alloc;
 mod cli;
 mod daemon;
 mod demo;
@@ -88,6 +89,7 @@ fn run_daemon(cli: &cli::Cli) -> ExitCode {
     if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
         eprintln!("cannot disable transparent huge pages: {e}");
     }
+    alloc::tune_for_daemon();
     let mut report = confparse::check(&cli.config_path(), &load_options(cli));
     let rendered = report.render();
     if !rendered.is_empty() {
