@@ -10,7 +10,7 @@ use crate::source::{FileId, Span};
 use compact_str::CompactString;
 use serde::Serialize;
 use std::cell::Cell;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// One word of a logical line: its text with quotes removed, and where it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -88,7 +88,7 @@ pub(crate) enum PosMap {
 #[derive(Debug, Clone)]
 pub(crate) enum Backing {
     Shared {
-        rc: Rc<str>,
+        rc: Arc<str>,
         begin: usize,
         end: usize,
     },
@@ -165,7 +165,7 @@ impl Text {
     /// `ascii`: the slice is ASCII (the caller may know it for the whole
     /// file).
     pub fn shared(
-        rc: Rc<str>,
+        rc: Arc<str>,
         begin: usize,
         end: usize,
         file: FileId,

@@ -33,6 +33,7 @@ use rand::{RngExt, SeedableRng};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Longest line we read (keepalived 2.2.7 reads 1023 bytes and splits the
 /// rest into a new line; we read up to this and skip longer lines).
@@ -249,7 +250,7 @@ struct Seq {
 #[derive(Debug)]
 struct OpenFile {
     id: FileId,
-    text: Rc<str>,
+    text: Arc<str>,
     pos: usize,
     line_no: u32,
     dir: PathBuf,
@@ -517,9 +518,12 @@ impl<'a> Preproc<'a> {
             let pieces = text.bytes().filter(|&b| b == b'\n' || b == b'{').count();
             self.out.reserve(pieces + 16);
         }
-        let rc: Rc<str> = Rc::from(text.as_str());
-        let id = self.sources.add(path.to_path_buf(), text);
-        let text = rc;
+        // One copy of the text, shared by the source map (for diagnostics)
+        // and the reader's lines.
+        let text: Arc<str> = Arc::from(text);
+        let id = self
+            .sources
+            .add_shared(path.to_path_buf(), Arc::clone(&text));
         let (has_nul, ascii) = (text.contains('\0'), text.is_ascii());
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -608,7 +612,7 @@ impl<'a> Preproc<'a> {
             f.pos += len + 1;
             f.line_no = f.line_no.saturating_add(1);
             let (id, line_no, has_nul, ascii) = (f.id, f.line_no, f.has_nul, f.ascii);
-            let text = Rc::clone(&f.text);
+            let text = Arc::clone(&f.text);
             let mut l = &text[start..start + len];
             while let Some(s) = l.strip_suffix(['\r', '\n']) {
                 l = s;
@@ -1201,7 +1205,7 @@ impl<'a> Preproc<'a> {
         if f.has_nul || f.pos >= f.text.len() {
             return false;
         }
-        let text = Rc::clone(&f.text);
+        let text = Arc::clone(&f.text);
         let (id, start) = (f.id, f.pos);
         let bytes = &text.as_bytes()[start..];
         // One pass over the line: the words (runs of non-blanks), and the
