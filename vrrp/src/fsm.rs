@@ -1028,7 +1028,13 @@ impl Instance {
             (State::Master, true) => {
                 // keepalived down_instance -> vrrp_state_leave_master(FAULT):
                 // resign with priority 0 so a backup takes over after skew.
+                // keepalived 2.2.7 sends two priority-0 adverts back to back
+                // here (captured in a namespace lab: a master whose
+                // track_script fails; lab test
+                // fault_from_master_sends_two_priority_zero_adverts_as_keepalived),
+                // one on a stop.
                 self.log(out, format_args!("Entering FAULT STATE"));
+                self.send_advert(PRIO_STOP, out);
                 self.send_advert(PRIO_STOP, out);
                 out.push(Action::RemoveVips);
                 self.clear_master_timers();
@@ -1216,6 +1222,42 @@ mod tests {
         assert_eq!(i.state(), State::Backup);
         run_to(&mut i, at(5.1));
         assert_eq!(i.state(), State::Master);
+    }
+
+    #[test]
+    fn fault_from_master_sends_two_priority_zero_adverts_and_a_stop_one() {
+        // keepalived 2.2.7 (captured): a master that faults resigns with
+        // two priority-0 adverts back to back; one that stops with one; one
+        // that faults while backup sends none.
+        let master = || {
+            let mut c = cfg();
+            c.initial_state = InitialState::Master;
+            c.priority = 150;
+            let mut i = Instance::new(c).unwrap();
+            i.step(at(0.0), Input::Startup);
+            run_to(&mut i, at(4.0));
+            assert_eq!(i.state(), State::Master);
+            i
+        };
+        let zeros = |acts: &[Action]| {
+            acts.iter()
+                .filter(|a| **a == Action::SendAdvert { priority: 0 })
+                .count()
+        };
+        let mut i = master();
+        let sent = i.stats().pri_zero_sent;
+        let acts = i.step(at(4.5), Input::TrackFault(true));
+        assert_eq!(i.state(), State::Fault);
+        assert_eq!(zeros(&acts), 2, "{acts:?}");
+        assert_eq!(i.stats().pri_zero_sent, sent + 2);
+        let mut i = master();
+        let acts = i.step(at(4.5), Input::Shutdown);
+        assert_eq!(zeros(&acts), 1, "{acts:?}");
+        let mut i = Instance::new(cfg()).unwrap();
+        i.step(at(0.0), Input::Startup);
+        let acts = i.step(at(1.0), Input::TrackFault(true));
+        assert_eq!(i.state(), State::Fault);
+        assert_eq!(zeros(&acts), 0, "{acts:?}");
     }
 
     #[test]

@@ -830,3 +830,102 @@ fn reload_keeps_unchanged_instances_and_swaps_the_rest() {
     a.stop();
     b.stop();
 }
+
+/// Priority-0 adverts for VRID 51 from `src` that reached the port of host
+/// `a` while a master there faults (its track_script starts failing when
+/// `flag` is removed), from the removal until the VIP has been gone 1 s.
+fn prio_zero_on_fault(lab: &Lab, flag: &std::path::Path, vip: IpAddr, src: IpAddr) -> usize {
+    let cap = testlab::capture::Capture::on_port(lab, "a", "eth0")
+        .unwrap_or_else(|e| panic!("capture: {e}"));
+    std::fs::remove_file(flag).unwrap_or_else(|e| panic!("{e}"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(8);
+    while lab
+        .holders(vip)
+        .unwrap_or_default()
+        .contains(&"a".to_string())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a kept the VIP after its check failed"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_secs(1));
+    cap.stop()
+        .iter()
+        .filter_map(|f| f.vrrp())
+        .filter(|v| v.vrid == 51 && v.src == src && v.priority == 0)
+        .count()
+}
+
+#[test]
+fn fault_from_master_sends_two_priority_zero_adverts_as_keepalived() {
+    if !testlab::lab_guard(
+        "fault_from_master_sends_two_priority_zero_adverts_as_keepalived",
+        &[Need::Root, Need::Program("ip"), Need::Program("keepalived")],
+    ) {
+        return;
+    }
+    let lab = lab_of(&["a"]);
+    let vip = ip("10.41.0.100");
+    // a's primary address on the LAN (Topology::lan), the adverts' source.
+    let src = ip("10.41.0.1");
+    let flag = lab.dir().join("healthy");
+    // keepalived 2.2.7 as the master whose check fails (fall 1).
+    std::fs::write(&flag, "").unwrap_or_else(|e| panic!("{e}"));
+    let conf = format!(
+        "global_defs {{\n    enable_script_security\n    script_user root\n}}\nvrrp_script chk {{\n    script \"/bin/test -f {}\"\n    interval 1\n    fall 1\n    rise 1\n}}\nvrrp_instance VI_51 {{\n    state MASTER\n    interface eth0\n    virtual_router_id 51\n    priority 150\n    advert_int 1\n    virtual_ipaddress {{\n        10.41.0.100/24\n    }}\n    track_script {{\n        chk\n    }}\n}}\n",
+        flag.display()
+    );
+    let mut ka = keepalived(&lab, "a", &conf);
+    lab.wait_sole_holder(vip, "a", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("keepalived never master: {e}\n{}", ka.log()));
+    let theirs = prio_zero_on_fault(&lab, &flag, vip, src);
+    let _ = ka.stop(Duration::from_secs(5));
+    // Ours, the same instance.
+    std::fs::write(&flag, "").unwrap_or_else(|e| panic!("{e}"));
+    let mut m = model(vec![instance(51, 150, "10.41.0.100/24", 2)]);
+    m.instances[0].state = VrrpStateCfg::Master;
+    m.instances[0].auth = None;
+    m.vrrp_scripts = vec![VrrpScriptCfg {
+        name: "chk".into(),
+        script: Some(ScriptCfg {
+            raw: format!("/bin/test -f {}", flag.display()),
+            args: vec!["/bin/test".into(), "-f".into(), flag.display().to_string()],
+            user: None,
+            group: None,
+            span: span(),
+        }),
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(1),
+        weight: 0,
+        weight_reverse: false,
+        rise: 1,
+        fall: 1,
+        user: None,
+        group: None,
+        init_fail: false,
+        span: span(),
+    }];
+    m.instances[0].track_scripts = vec![TrackRefCfg {
+        name: "chk".into(),
+        weight: None,
+        reverse: false,
+        span: span(),
+    }];
+    let ns = lab
+        .host("a")
+        .map(|x| x.ns().to_string())
+        .unwrap_or_default();
+    let ours = InNs::start(&ns, m);
+    lab.wait_sole_holder(vip, "a", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("ours never master: {e}"));
+    let mine = prio_zero_on_fault(&lab, &flag, vip, src);
+    assert_eq!(ours.status()[0].state, State::Fault);
+    ours.stop();
+    assert_eq!(
+        theirs, 2,
+        "keepalived 2.2.7 sent {theirs} priority-0 adverts"
+    );
+    assert_eq!(mine, theirs, "ours sent {mine}, keepalived {theirs}");
+}
