@@ -21,10 +21,14 @@
 //! is the VRRP side's driver, fed with `Runtime::subscribe_states` events.
 //! Unlike keepalived, which stops and restarts the daemon on every reload,
 //! a reload that leaves the daemon's settings and role alone touches
-//! nothing (the sync stream is not interrupted).
+//! nothing (the sync stream is not interrupted; observed in the VM lab:
+//! keepalived's reload costs two thread starts and a stop, ours none), and
+//! a daemon the kernel refused is tried again every [`RETRY_INTERVAL`]
+//! (keepalived tries once).
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use confparse::model::GlobalDefsCfg;
 use confparse::Model;
@@ -115,11 +119,17 @@ pub fn plan(running: &[Daemon], wanted: &[Daemon]) -> Vec<Op> {
     stops.chain(starts).collect()
 }
 
+/// How long the VRRP side waits before trying a wanted sync daemon that
+/// could not be started again.
+pub const RETRY_INTERVAL: Duration = Duration::from_secs(5);
+
 /// The sync daemons this process started (only those are stopped again:
 /// an operator's own `ipvsadm --start-daemon` is left alone).
 #[derive(Debug, Default)]
 pub struct SyncDaemons {
     running: Vec<Daemon>,
+    /// Roles found taken by someone else's daemon, said once.
+    foreign_noted: Vec<DaemonState>,
 }
 
 impl SyncDaemons {
@@ -127,6 +137,11 @@ impl SyncDaemons {
     #[cfg(test)]
     pub fn running(&self) -> &[Daemon] {
         &self.running
+    }
+
+    /// Whether ours are exactly `wanted` (in any order).
+    pub fn reached(&self, wanted: &[Daemon]) -> bool {
+        self.running.len() == wanted.len() && wanted.iter().all(|d| self.running.contains(d))
     }
 
     /// Starts and stops daemons until ours are `wanted`. A role the kernel
@@ -156,12 +171,16 @@ impl SyncDaemons {
                         }
                     });
                     if others.contains(&d.state) {
-                        info!(
-                            "IPVS: a {:?} sync daemon already runs; not starting ours",
-                            d.state
-                        );
+                        if !self.foreign_noted.contains(&d.state) {
+                            self.foreign_noted.push(d.state);
+                            info!(
+                                "IPVS: a {:?} sync daemon already runs; not starting ours",
+                                d.state
+                            );
+                        }
                         continue;
                     }
+                    self.foreign_noted.retain(|s| *s != d.state);
                     let (st, ifname) = (d.state, d.ifname.clone());
                     match client.execute_one(Op::NewDaemon(d.clone())) {
                         Ok(()) => {
@@ -334,11 +353,29 @@ impl Worker {
             .name("lvs-sync".into())
             .spawn(move || {
                 let mut daemons = SyncDaemons::default();
-                // Only the latest wanted set matters: skip stale ones.
-                while let Ok(mut want) = rx.recv() {
+                let mut want: Vec<Daemon> = Vec::new();
+                loop {
+                    // A set not reached (the interface missing, the LVS
+                    // side still stopping its own daemons after a reload
+                    // that moved lvs_sync_daemon to an instance) is tried
+                    // again; keepalived tries once.
+                    let next = if daemons.reached(&want) {
+                        rx.recv().map_err(|_| ())
+                    } else {
+                        match rx.recv_timeout(RETRY_INTERVAL) {
+                            Ok(w) => Ok(w),
+                            Err(mpsc::RecvTimeoutError::Timeout) => Ok(want.clone()),
+                            Err(mpsc::RecvTimeoutError::Disconnected) => Err(()),
+                        }
+                    };
+                    let Ok(mut w) = next else {
+                        break;
+                    };
+                    // Only the latest wanted set matters: skip stale ones.
                     while let Ok(newer) = rx.try_recv() {
-                        want = newer;
+                        w = newer;
                     }
+                    want = w;
                     daemons.apply(&mut client, &want);
                 }
                 // The follower is gone: what we started goes with it.
@@ -513,9 +550,11 @@ vrrp_instance VI_1 {
         let want = wanted(&g, Owner::Vrrp, Role::Master);
         sd.apply(&mut fake, &want);
         assert!(sd.running().is_empty());
+        assert!(!sd.reached(&want));
         fake.fail.clear();
         sd.apply(&mut fake, &want);
         assert_eq!(states(sd.running()), [DaemonState::Master]);
+        assert!(sd.reached(&want) && !sd.reached(&[]));
     }
 
     fn event(instance: &str, state: NotifyState) -> StateEvent {
