@@ -61,6 +61,17 @@ fn raw(line: &LogicalLine) -> RawKwCfg {
     }
 }
 
+/// A script line that the shell-like split rejects, reported with
+/// keepalived's class for it (`None`: only logged).
+pub(crate) fn report_shell_error(cx: &mut Cx, e: &crate::shell::ShellError, span: crate::Span) {
+    cx.diags.push(crate::diag::Diagnostic::new(
+        crate::diag::Severity::Error,
+        e.class(),
+        Some(span),
+        e.to_string(),
+    ));
+}
+
 /// A command keyword: `KW CMD [USER [[:]GROUP]]` (notify scripts,
 /// `script`, `startup_script`, fifo scripts). As keepalived's
 /// `notify_script_init`/`set_script_params_array`: the raw line is split
@@ -73,13 +84,7 @@ pub fn script_at(cx: &mut Cx, line: &LogicalLine, i: usize) -> Option<ScriptCfg>
     let words = match crate::shell::split(&line.raw) {
         Ok(v) => v,
         Err(e) => {
-            let d = crate::diag::Diagnostic::new(
-                crate::diag::Severity::Error,
-                e.class(),
-                Some(span),
-                e.to_string(),
-            );
-            cx.diags.push(d);
+            report_shell_error(cx, &e, span);
             return None;
         }
     };
@@ -88,13 +93,7 @@ pub fn script_at(cx: &mut Cx, line: &LogicalLine, i: usize) -> Option<ScriptCfg>
         Ok(a) if !a.is_empty() => a,
         Ok(_) => return None,
         Err(e) => {
-            let d = crate::diag::Diagnostic::new(
-                crate::diag::Severity::Error,
-                e.class(),
-                Some(span),
-                e.to_string(),
-            );
-            cx.diags.push(d);
+            report_shell_error(cx, &e, span);
             return None;
         }
     };

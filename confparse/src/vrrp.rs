@@ -1936,12 +1936,7 @@ static SCRIPT: Table<ScriptB> = Table::new(&[
         // end handler would say "No script set", as we do.)
         if l.words.len() < 2 {
             if let Err(e) = crate::shell::split(&l.raw) {
-                cx.diags.push(crate::diag::Diagnostic::new(
-                    crate::diag::Severity::Error,
-                    e.class(),
-                    Some(l.span),
-                    e.to_string(),
-                ));
+                crate::global::report_shell_error(cx, &e, l.span);
             }
             return;
         }
