@@ -10,11 +10,10 @@
 //! result is applied at once. Log lines: "VRRP_Script(chk) succeeded",
 //! "... failed", "... timed_out".
 
-use super::InstanceMsg;
+use super::{CtlTx, InstanceMsg};
 use crate::io::notify::NotifyCmd;
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tracing::info;
 
 /// One tracked object as an instance sees it.
@@ -168,7 +167,7 @@ async fn run_once(s: &ScriptSpec) -> Option<bool> {
 
 /// Runs `s` every interval for as long as a subscriber listens, sending
 /// each state change to the instances that track it.
-pub async fn run_script(s: ScriptSpec, subscribers: Vec<mpsc::Sender<InstanceMsg>>) {
+pub async fn run_script(s: ScriptSpec, subscribers: Vec<CtlTx>) {
     let mut st = ScriptState::new(s.init_fail);
     let mut tick = tokio::time::interval(s.interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -191,7 +190,7 @@ pub async fn run_script(s: ScriptSpec, subscribers: Vec<mpsc::Sender<InstanceMsg
                     name: s.name.clone(),
                     up: ok,
                 };
-                alive |= tx.send(msg).await.is_ok();
+                alive |= tx.send(msg).await;
             }
             if !alive {
                 return;
