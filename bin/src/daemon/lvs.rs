@@ -503,11 +503,12 @@ fn run<C: IpvsClient>(mut state: LvsState<C>, rx: mpsc::Receiver<Cmd>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use ipvs::{Dest, FakeIpvs, FwdMethod, Protocol, Service, ServiceKey};
 
-    fn model(text: &str) -> Model {
+    /// A test configuration's model (the sync daemon tests use it too).
+    pub(in crate::daemon) fn model(text: &str) -> Model {
         let opts = confparse::LoadOptions::default();
         let mut r = confparse::check_str(text, &opts);
         match r.model.take() {

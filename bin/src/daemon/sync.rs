@@ -393,17 +393,9 @@ impl Worker {
 
 #[cfg(test)]
 mod tests {
+    use super::super::lvs::tests::model;
     use super::*;
     use ipvs::FakeIpvs;
-
-    fn model(text: &str) -> Model {
-        let opts = confparse::LoadOptions::default();
-        let mut r = confparse::check_str(text, &opts);
-        match r.model.take() {
-            Some(m) => m,
-            None => panic!("test config does not load:\n{}", r.render()),
-        }
-    }
 
     const VI: &str = "
 vrrp_instance VI_1 {
