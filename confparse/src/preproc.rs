@@ -145,7 +145,14 @@ pub fn read_config_streamed(
         if p.out.len() >= STREAM_BATCH || !more {
             sink(&p.out);
             p.flushed += p.out.len();
-            p.out.clear();
+            // The word vectors go back to the pool `plain_line` builds
+            // statements from: one allocation and one free less per
+            // statement.
+            for l in p.out.drain(..) {
+                let mut w = l.words;
+                w.clear();
+                p.word_pool.push(w);
+            }
         }
         if !more {
             break;
@@ -317,6 +324,9 @@ struct Preproc<'a> {
     flushed: usize,
     /// Statements go out in batches: do not size `out` for the whole file.
     streamed: bool,
+    /// Emptied word vectors of statements already handed on
+    /// ([`read_config_streamed`]), reused by `plain_line`.
+    word_pool: Vec<Vec<Word>>,
     /// `plain_line`'s word and statement ranges, kept to reuse the
     /// allocations.
     plain_words: Vec<(usize, usize)>,
@@ -372,6 +382,7 @@ impl<'a> Preproc<'a> {
             out: Vec::new(),
             flushed: 0,
             streamed: false,
+            word_pool: Vec::new(),
             plain_words: Vec::new(),
             plain_pieces: Vec::new(),
             diag_count: 0,
@@ -1302,14 +1313,14 @@ impl<'a> Preproc<'a> {
             for &(a, b, w1) in &pieces {
                 let ws = words.get(w0..w1).unwrap_or(&[]);
                 w0 = w1;
+                let mut v = self.word_pool.pop().unwrap_or_default();
+                v.reserve_exact(ws.len());
+                v.extend(ws.iter().map(|&(x, y)| Word {
+                    text: CompactString::from(&line[x..y]),
+                    span: Span::new(id, line_no, col(x), width(y - x)),
+                }));
                 let l = LogicalLine {
-                    words: ws
-                        .iter()
-                        .map(|&(x, y)| Word {
-                            text: CompactString::from(&line[x..y]),
-                            span: Span::new(id, line_no, col(x), width(y - x)),
-                        })
-                        .collect(),
+                    words: v,
                     raw: CompactString::from(&line[a..b]),
                     span: Span::new(id, line_no, col(a), width(b - a)),
                 };
