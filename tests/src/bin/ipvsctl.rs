@@ -42,6 +42,13 @@ fn listing(c: &mut NetlinkIpvs) -> Result<String, String> {
 fn report(what: &str, r: &ReconcileReport) -> bool {
     println!("{what}.ops {}", r.ops.len());
     println!("{what}.done {}", r.applied.done);
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "{what}.phases_ms read {:.1} plan {:.1} apply {:.1}",
+        ms(r.times.read),
+        ms(r.times.plan),
+        ms(r.times.apply)
+    );
     for f in &r.applied.failed {
         println!("{what}.failed {}", f.error);
     }
