@@ -591,6 +591,15 @@ impl<'a> Cx<'a> {
     /// keepalived's `read_unsigned_base_strvec`: strtoul semantics (leading
     /// blanks and `+` allowed, base 0 = C prefixes).
     pub fn unsigned_base(&mut self, w: &Word, base: u32, min: u32, max: u32) -> Option<u32> {
+        // A number in range in plain decimal digits needs none of the
+        // checks below (anything else takes them, messages included).
+        let b = w.text.as_bytes();
+        if base == 10 && !b.is_empty() && b.len() <= 9 && b.iter().all(u8::is_ascii_digit) {
+            let v = b.iter().fold(0u32, |v, &d| v * 10 + u32::from(d - b'0'));
+            if (min..=max).contains(&v) {
+                return Some(v);
+            }
+        }
         let s = w.text.trim_start_matches([' ', '\t']);
         if s.starts_with('-') {
             self.invalid(w, format!("negative number '{}'", w.text), None);
@@ -1011,6 +1020,30 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Plain digits in and out of range: the value, or the range
+        /// message the general path gives.
+        #[test]
+        fn plain_digit_numbers_in_and_out_of_range(s in "[0-9]{1,12}", min in 0u32..50, span in 0u32..2000) {
+            let max = min + span;
+            let (r, d) = with_cx(|cx| cx.unsigned(&word(&s), min, max));
+            let v: u64 = s.parse().unwrap_or(u64::MAX);
+            if v >= u64::from(min) && v <= u64::from(max) {
+                proptest::prop_assert_eq!(r, u32::try_from(v).ok());
+                proptest::prop_assert!(d.items.is_empty());
+            } else {
+                proptest::prop_assert_eq!(r, None);
+                proptest::prop_assert!(d.items[0].message.contains("outside"), "{}", d.items[0].message);
+            }
+            let (t, d) = with_cx(|cx| cx.decimal(&word(&s), u64::from(min) * 1000, u64::from(max) * 1000, 3));
+            let scaled = v.checked_mul(1000);
+            if scaled.is_some_and(|x| x >= u64::from(min) * 1000 && x <= u64::from(max) * 1000) {
+                proptest::prop_assert_eq!(t, scaled);
+            } else {
+                proptest::prop_assert_eq!(t, None);
+                proptest::prop_assert!(d.items[0].message.contains("outside range"), "{}", d.items[0].message);
+            }
+        }
+
         /// The plain-digits fast path agrees with the general parse.
         #[test]
         fn strtoul_digits_are_decimal(s in "[0-9]{1,25}", base0 in proptest::bool::ANY) {

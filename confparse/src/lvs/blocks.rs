@@ -40,8 +40,11 @@ pub(crate) fn sockaddr(cx: &mut Cx, ip: &str, port: Option<&Word>) -> Option<(Ip
             p = u16::try_from(cx.unsigned(w, 1, 65535)?).ok()?;
         }
     }
-    let cut = ip.find(['-', '/']).map_or(ip, |i| &ip[..i]);
-    let a: IpAddr = if ip.contains(':') {
+    let cut = ip
+        .bytes()
+        .position(|b| b == b'-' || b == b'/')
+        .map_or(ip, |i| &ip[..i]);
+    let a: IpAddr = if ip.bytes().any(|b| b == b':') {
         IpAddr::V6(cut.parse::<Ipv6Addr>().ok()?)
     } else {
         IpAddr::V4(cut.parse::<Ipv4Addr>().ok()?)
