@@ -146,3 +146,37 @@ proptest! {
         let _ = r.render();
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// `check` (the walk fed in batches behind the preprocessor, its
+    /// diagnostics put first afterwards) says exactly what the collected
+    /// path says, on token streams with preprocessor diagnostics mixed in.
+    #[test]
+    fn streamed_check_matches_collected(
+        text in token_text(),
+        pre in prop::sample::select(&["", "~SEQ(i, x)\n", "$X=1\n~LST(a, b)\n", "@nope x\n"][..]),
+        post in prop::sample::select(&["", "~SEQ(i, x)\n", "}\n"][..]),
+    ) {
+        use confparse::preproc::{read_config_full, PreprocOptions};
+        let text = format!("{pre}{text}{post}");
+        let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let f = dir.path().join("keepalived.conf");
+        std::fs::write(&f, &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let opts = LoadOptions {
+            interfaces: Some(["lo", "eth0"].iter().map(|s| s.to_string()).collect()),
+            config_id: Some("lb1".into()),
+            ..Default::default()
+        };
+        let r = confparse::check(&f, &opts);
+        let mut sources = confparse::SourceMap::new();
+        let mut diags = confparse::Diagnostics::new();
+        let popts = PreprocOptions { config_id: opts.config_id.clone(), ..Default::default() };
+        let lines = read_config_full(&f, &popts, &mut sources, &mut diags).lines;
+        let model = confparse::check_lines(&lines, &opts, &mut diags);
+        let fmt = |d: &confparse::Diagnostics| d.items.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>();
+        prop_assert_eq!(fmt(&r.diagnostics), fmt(&diags));
+        prop_assert_eq!(r.model.is_some(), model.is_some());
+    }
+}
