@@ -128,13 +128,15 @@ pub fn run(cli: &Cli, model: confparse::Model) -> ExitCode {
         }
     };
 
-    // One thread, as keepalived's VRRP process: the work is ~1,000 timer
-    // deadlines a second of a few microseconds each, which two workers only
-    // spread over context switches (24 % of the daemon's CPU under perf at
-    // 1,000 instances) and over two allocator heaps (BENCHMARKS.md, VRRP).
-    // Blocking work (reload's parse) still goes to the blocking pool, and
-    // the LVS side has its own thread.
-    let rt = match tokio::runtime::Builder::new_current_thread()
+    // Two workers. A current_thread runtime (as keepalived's one VRRP
+    // thread) saved ~1 MiB RSS and a third of the CPU at 1,000 instances,
+    // but its adverts came in larger bursts (instances become master closer
+    // together at start, and one thread sends each burst alone), and under
+    // load the send jitter went up: p50 4.2-10.9 ms, p99 49-70 ms against
+    // 1.7 / 17.9 ms for two workers in the same bench on the same host
+    // (BENCHMARKS.md, VRRP).
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
     {
