@@ -481,12 +481,13 @@ static INSTANCE: Table<InstB> = Table::new(&[
                     w.text, s.name
                 ),
             );
-            let d = match cx
-                .opts
-                .interfaces
-                .as_ref()
-                .and_then(|set| crate::keywords::suggest(&w.text, set.iter().map(|x| x.as_str())))
-            {
+            // In name order: the set's own order changes from run to run,
+            // and with it which of two equally close names was suggested.
+            let d = match cx.opts.interfaces.as_ref().and_then(|set| {
+                let mut names: Vec<&str> = set.iter().map(|x| x.as_str()).collect();
+                names.sort_unstable();
+                crate::keywords::suggest(&w.text, names)
+            }) {
                 Some(m) => d.with_hint(format!("did you mean `{m}`?")),
                 None => d.with_hint("set `dynamic_interfaces` in global_defs if it appears later"),
             };

@@ -100,3 +100,30 @@ fn unterminated_quote_in_vrrp_script_leaves_no_script() {
     );
     assert_eq!(r.exit_status(), 5, "{}", r.render());
 }
+
+/// Two interfaces equally close to a missing one: the hint names the first
+/// in name order on every run (the interface set's order is random).
+#[test]
+fn interface_hint_is_stable_between_equally_close_names() {
+    let text = "vrrp_instance VI_1 {\n    interface eth9\n    virtual_router_id 1\n\
+                priority 100\n    virtual_ipaddress {\n        192.0.2.1/24\n    }\n}\n";
+    for _ in 0..8 {
+        let opts = LoadOptions {
+            interfaces: Some(
+                ["lo", "eth1", "eth0", "eth2"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        let r = confparse::check_str(text, &opts);
+        let hint = r
+            .diagnostics
+            .items
+            .iter()
+            .find_map(|d| d.hint.clone())
+            .unwrap_or_default();
+        assert_eq!(hint, "did you mean `eth0`?", "{}", r.render());
+    }
+}
