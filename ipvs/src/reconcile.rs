@@ -617,7 +617,19 @@ impl Reconciler {
                 };
                 plan_stop(&actual, &self.owned, policy)
             }
-            StopPolicy::DeleteEach => plan_stop(&read_table(client)?, &self.owned, policy),
+            // Each destination of ours, from the table the last pass left
+            // when it is trusted (as keepalived 2.2.7 deletes what its own
+            // memory holds): at 30,000 destinations the full read was half
+            // of the stop under TCG. A destination added behind our back
+            // still goes with its service; one deleted behind our back fails
+            // its delete with ENOENT, which is reported.
+            StopPolicy::DeleteEach => {
+                let actual = match self.cache.take() {
+                    Some(t) => t,
+                    None => read_table(client)?,
+                };
+                plan_stop(&actual, &self.owned, policy)
+            }
         };
         let planned = t.elapsed();
         let applied = apply(client, &ops);

@@ -716,3 +716,91 @@ proptest::proptest! {
         }
     }
 }
+
+/// A client that counts destination dumps.
+struct Counting {
+    inner: FakeIpvs,
+    dest_dumps: usize,
+}
+
+impl IpvsClient for Counting {
+    fn execute(&mut self, ops: &[Op]) -> Vec<Result<(), IpvsError>> {
+        self.inner.execute(ops)
+    }
+    fn services(&mut self) -> Result<Vec<ServiceEntry>, IpvsError> {
+        self.inner.services()
+    }
+    fn service(&mut self, key: &ServiceKey) -> Result<ServiceEntry, IpvsError> {
+        self.inner.service(key)
+    }
+    fn dests(&mut self, key: &ServiceKey) -> Result<Vec<DestEntry>, IpvsError> {
+        self.dest_dumps += 1;
+        self.inner.dests(key)
+    }
+    fn info(&mut self) -> Result<Info, IpvsError> {
+        self.inner.info()
+    }
+    fn config(&mut self) -> Result<Timeouts, IpvsError> {
+        self.inner.config()
+    }
+    fn daemons(&mut self) -> Result<Vec<Daemon>, IpvsError> {
+        self.inner.daemons()
+    }
+}
+
+/// The default stop deletes each destination the last pass left, then each
+/// service, without reading the table again (keepalived 2.2.7 deletes what
+/// its memory holds); a destination added behind our back goes with its
+/// service, a foreign service stays. Without a trusted table (an op failed)
+/// it reads the kernel first.
+#[test]
+fn stop_each_uses_the_last_pass_table() {
+    let d = table(vec![
+        vs(
+            "10.0.0.1",
+            "rr",
+            vec![rs("192.168.1.11", 1, true), rs("192.168.1.12", 2, true)],
+        ),
+        vs("10.0.0.2", "wlc", vec![rs("192.168.1.21", 1, true)]),
+    ]);
+    let mut c = Counting {
+        inner: FakeIpvs::new(),
+        dest_dumps: 0,
+    };
+    let foreign = Service::new(tcp("10.0.0.9", 80), "lc");
+    c.inner.new_service(&foreign).unwrap();
+    let mut r = Reconciler::new();
+    assert!(r.start(&mut c, &d, false).unwrap().applied.is_ok());
+    let extra = Dest::new(ip("192.168.1.99"), 80, FwdMethod::Route, 1);
+    c.inner.new_dest(&tcp("10.0.0.2", 80), &extra).unwrap();
+    let dumps = c.dest_dumps;
+    let rep = r.stop(&mut c, StopPolicy::DeleteEach).unwrap();
+    assert_eq!(c.dest_dumps, dumps, "no destination dump at stop");
+    assert!(rep.applied.is_ok());
+    assert_eq!(
+        lines(&rep.ops),
+        "delete destination 192.168.1.11:80 of TCP 10.0.0.1:80\n\
+         delete destination 192.168.1.12:80 of TCP 10.0.0.1:80\n\
+         delete service TCP 10.0.0.1:80\n\
+         delete destination 192.168.1.21:80 of TCP 10.0.0.2:80\n\
+         delete service TCP 10.0.0.2:80\n"
+    );
+    let left: Vec<ServiceKey> = c
+        .services()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.service.key)
+        .collect();
+    assert_eq!(left, vec![foreign.key]);
+
+    // A failed op leaves no trusted table: the stop reads the kernel.
+    let mut r = Reconciler::new();
+    c.inner.fail = vec![("192.168.1.12".into(), libc::ENOMEM)];
+    assert!(!r.start(&mut c, &d, false).unwrap().applied.is_ok());
+    c.inner.fail.clear();
+    let dumps = c.dest_dumps;
+    let rep = r.stop(&mut c, StopPolicy::DeleteEach).unwrap();
+    assert!(c.dest_dumps > dumps, "the table was read");
+    assert!(rep.applied.is_ok());
+    assert!(!lines(&rep.ops).contains("192.168.1.12"), "never added");
+}
