@@ -586,7 +586,10 @@ pub(crate) struct VsB {
     snmp_name: Option<String>,
     smtp_alert: Option<bool>,
     sorry: Option<SorryB>,
-    rs: Vec<RsB>,
+    /// Boxed: the vector grows by doubling as real servers close, and with
+    /// the states inline its slack was a third of the parse states' memory
+    /// (14 MiB for 40,000 real servers where 9 MiB were used; heaptrack).
+    rs: Vec<Box<RsB>>,
 }
 
 impl VsB {
@@ -1196,7 +1199,7 @@ fn rs_close(vs: &mut VsB, rs: RsB, cx: &mut Cx) {
             Some(_) => {}
         }
     }
-    vs.rs.push(rs);
+    vs.rs.push(Box::new(rs));
 }
 
 type KR = Kw<RsB>;
@@ -1532,6 +1535,7 @@ pub(crate) fn validate_vs(mut vs: VsB, ctx: &ValidateCx, cx: &mut Cx) -> Option<
     let mut sorry = vs.sorry.take();
     let rs_list = std::mem::take(&mut vs.rs);
     for rs in rs_list {
+        let rs = *rs;
         if rss
             .iter()
             .any(|o| rs_iseq((&o.addr, o.port), (&rs.addr, rs.port)))
