@@ -707,7 +707,54 @@ impl ParseableParametrized<[u8], GenlHeader> for IpvsMessage {
     }
 }
 
+/// Appends one attribute as `Nla::emit` lays it out (header, value, zero
+/// padding to 4 bytes), asking the attribute its length once.
+fn append_nla<T: Nla>(out: &mut Vec<u8>, a: &T) {
+    let value_len = a.value_len();
+    let start = out.len();
+    let mut kind = a.kind();
+    if a.is_network_byteorder() {
+        kind |= netlink_packet_core::NLA_F_NET_BYTEORDER;
+    }
+    if a.is_nested() {
+        kind |= NLA_F_NESTED;
+    }
+    out.extend_from_slice(&((value_len + 4) as u16).to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.resize(start + 4 + value_len, 0);
+    a.emit_value(&mut out[start + 4..]);
+    out.resize((out.len() + 3) & !3, 0);
+}
+
+/// Appends a nest of `children` under the header of `outer`, each child
+/// emitted once (a nest's length is the sum of its padded children).
+fn append_nest<T: Nla>(out: &mut Vec<u8>, outer: &CmdAttr, children: &[T]) {
+    let start = out.len();
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&(outer.kind() | NLA_F_NESTED).to_ne_bytes());
+    for c in children {
+        append_nla(out, c);
+    }
+    let len = (out.len() - start) as u16;
+    out[start..start + 2].copy_from_slice(&len.to_ne_bytes());
+}
+
 impl IpvsMessage {
+    /// Appends the message's attributes to `out`, byte for byte what
+    /// `Emitable::emit` writes, in one pass: `Nla::emit` asks a nest its
+    /// length five times, each summing its children (callgrind: most of the
+    /// cost of encoding the 11,000 requests of a start).
+    pub fn append_attrs(&self, out: &mut Vec<u8>) {
+        for a in &self.attrs {
+            match a {
+                CmdAttr::Service(v) => append_nest(out, a, v),
+                CmdAttr::Dest(v) => append_nest(out, a, v),
+                CmdAttr::Daemon(v) => append_nest(out, a, v),
+                _ => append_nla(out, a),
+            }
+        }
+    }
+
     /// Typed decoding of a message body given its genl command.
     pub fn decode(cmd: u8, attrs: &[u8]) -> Result<IpvsMessage, DecodeError> {
         let cmd = IpvsCmd::from_u8(cmd)?;

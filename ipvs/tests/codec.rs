@@ -692,6 +692,32 @@ proptest! {
         prop_assert_eq!(message::dest_settings_from_body(IpvsCmd::NewService.to_u8(), attrs, Family::Inet).unwrap(), None);
     }
 
+    /// The one-pass request encoder writes what netlink-packet-core's
+    /// `GenlMessage`/`NetlinkMessage` serialisation writes.
+    #[test]
+    fn requests_encode_like_netlink_packet_core(s in arb_service(), d in arb_dest(), seq in any::<u32>()) {
+        for msg in [
+            IpvsMessage::new_service(&s),
+            IpvsMessage::set_service(&s),
+            IpvsMessage::del_service(&s.key),
+            IpvsMessage::new_dest(&s.key, &d),
+            IpvsMessage::del_dest(&s.key, &d.key),
+            IpvsMessage::dump_dests(&s.key),
+            IpvsMessage::zero(Some(&s.key)),
+        ] {
+            let mut genl = netlink_packet_generic::GenlMessage::from_payload(msg.clone());
+            genl.set_resolved_family_id(FAM);
+            genl.finalize();
+            let mut nl = netlink_packet_core::NetlinkMessage::from(genl);
+            nl.header.flags = 4 | netlink_packet_core::NLM_F_REQUEST;
+            nl.header.sequence_number = seq;
+            nl.finalize();
+            let mut want = vec![0u8; nl.buffer_len()];
+            nl.serialize(&mut want);
+            prop_assert_eq!(encode_request(msg, FAM, seq, 4), want);
+        }
+    }
+
     /// Arbitrary bytes never panic the decoder.
     #[test]
     fn random_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..512)) {
