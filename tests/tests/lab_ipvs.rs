@@ -721,31 +721,19 @@ fn errno_ops() -> Vec<Op> {
     // window's last request are answered, so a run of 600 failures (whole
     // windows failing, their last request included) and then successes
     // interleaved with failures must still give every op its own result.
+    let new_dest = |service: ServiceKey, net: u32, n: u32| Op::NewDest {
+        service,
+        dest: Dest::new(
+            ip(&format!("10.{net}.{}.{}", n / 250, n % 250 + 1)),
+            80,
+            FwdMethod::Route,
+            1,
+        ),
+    };
     let missing = addr_key(Protocol::Tcp, "10.0.0.99", 80);
-    for i in 0..600u32 {
-        ops.push(Op::NewDest {
-            service: missing,
-            dest: Dest::new(
-                ip(&format!("10.9.{}.{}", i / 250, i % 250 + 1)),
-                80,
-                FwdMethod::Route,
-                1,
-            ),
-        });
-    }
-    for i in 0..300u32 {
-        // Every third one repeats the one before it: EEXIST.
-        let n = i - u32::from(i % 3 == 2);
-        ops.push(Op::NewDest {
-            service: k,
-            dest: Dest::new(
-                ip(&format!("10.8.{}.{}", n / 250, n % 250 + 1)),
-                80,
-                FwdMethod::Route,
-                1,
-            ),
-        });
-    }
+    ops.extend((0..600u32).map(|i| new_dest(missing, 9, i)));
+    // Every third one repeats the one before it: EEXIST.
+    ops.extend((0..300u32).map(|i| new_dest(k, 8, i - u32::from(i % 3 == 2))));
     ops.extend([
         Op::SetConfig(Timeouts {
             tcp: 1000,
