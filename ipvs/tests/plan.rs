@@ -43,6 +43,18 @@ fn table(services: Vec<VirtualServer>) -> DesiredTable {
 }
 
 /// The plan as one op per line (the `Display` form used in logs).
+/// Two services: rr with two real servers (weights 1, 2), wlc with one.
+fn two_services() -> DesiredTable {
+    table(vec![
+        vs(
+            "10.0.0.1",
+            "rr",
+            vec![rs("192.168.1.11", 1, true), rs("192.168.1.12", 2, true)],
+        ),
+        vs("10.0.0.2", "wlc", vec![rs("192.168.1.21", 1, true)]),
+    ])
+}
+
 fn lines(ops: &[Op]) -> String {
     ops.iter().map(|o| format!("{o}\n")).collect()
 }
@@ -295,14 +307,7 @@ fn plan_timeouts_only_when_different() {
 
 #[test]
 fn reconcile_repairs_drift_and_spares_foreign() {
-    let d = table(vec![
-        vs(
-            "10.0.0.1",
-            "rr",
-            vec![rs("192.168.1.11", 1, true), rs("192.168.1.12", 2, true)],
-        ),
-        vs("10.0.0.2", "wlc", vec![rs("192.168.1.21", 1, true)]),
-    ]);
+    let d = two_services();
     let mut f = FakeIpvs::new();
     let mut r = Reconciler::new();
     let rep = r.start(&mut f, &d, true).unwrap();
@@ -730,14 +735,7 @@ proptest::proptest! {
 /// it reads the kernel first.
 #[test]
 fn stop_each_uses_the_last_pass_table() {
-    let d = table(vec![
-        vs(
-            "10.0.0.1",
-            "rr",
-            vec![rs("192.168.1.11", 1, true), rs("192.168.1.12", 2, true)],
-        ),
-        vs("10.0.0.2", "wlc", vec![rs("192.168.1.21", 1, true)]),
-    ]);
+    let d = two_services();
     let mut c = Racing {
         inner: FakeIpvs::new(),
         victim: None,
