@@ -725,6 +725,45 @@ fn two_instances_per_process_and_leftover_vips_removed_at_start() {
     }
 }
 
+/// Makes the first instance of `m` track a vrrp_script `chk` that
+/// succeeds while `flag` exists (rise = fall = `rise_fall`).
+fn track_flag(
+    m: &mut Model,
+    flag: &std::path::Path,
+    interval: Duration,
+    weight: i32,
+    rise_fall: u32,
+) {
+    m.vrrp_scripts = vec![VrrpScriptCfg {
+        name: "chk".into(),
+        script: Some(ScriptCfg {
+            raw: format!("/bin/test -f {}", flag.display()),
+            args: vec!["/bin/test".into(), "-f".into(), flag.display().to_string()],
+            user: None,
+            group: None,
+            span: span(),
+        }),
+        interval,
+        timeout: Duration::from_secs(1),
+        weight,
+        weight_reverse: false,
+        rise: rise_fall,
+        fall: rise_fall,
+        user: None,
+        group: None,
+        init_fail: false,
+        span: span(),
+    }];
+    if let Some(i) = m.instances.first_mut() {
+        i.track_scripts = vec![TrackRefCfg {
+            name: "chk".into(),
+            weight: None,
+            reverse: false,
+            span: span(),
+        }];
+    }
+}
+
 #[test]
 fn track_script_weight_moves_the_vip_and_back() {
     if !testlab::lab_guard("track_script_weight_moves_the_vip_and_back", NEEDS) {
@@ -735,34 +774,8 @@ fn track_script_weight_moves_the_vip_and_back() {
     let vip = ip("10.41.0.100");
     let flag = lab.dir().join("healthy");
     std::fs::write(&flag, "").unwrap_or_else(|e| panic!("{e}"));
-    let cmd = ScriptCfg {
-        raw: format!("/bin/test -f {}", flag.display()),
-        args: vec!["/bin/test".into(), "-f".into(), flag.display().to_string()],
-        user: None,
-        group: None,
-        span: span(),
-    };
     let mut m = model(vec![instance(51, 150, "10.41.0.100/24", 2)]);
-    m.vrrp_scripts = vec![VrrpScriptCfg {
-        name: "chk".into(),
-        script: Some(cmd),
-        interval: Duration::from_millis(200),
-        timeout: Duration::from_secs(1),
-        weight: -60,
-        weight_reverse: false,
-        rise: 2,
-        fall: 2,
-        user: None,
-        group: None,
-        init_fail: false,
-        span: span(),
-    }];
-    m.instances[0].track_scripts = vec![TrackRefCfg {
-        name: "chk".into(),
-        weight: None,
-        reverse: false,
-        span: span(),
-    }];
+    track_flag(&mut m, &flag, Duration::from_millis(200), -60, 2);
     let a = InNs::start(&ns("a"), m);
     let b = InNs::start(
         &ns("b"),
@@ -887,32 +900,7 @@ fn fault_from_master_sends_two_priority_zero_adverts_as_keepalived() {
     let mut m = model(vec![instance(51, 150, "10.41.0.100/24", 2)]);
     m.instances[0].state = VrrpStateCfg::Master;
     m.instances[0].auth = None;
-    m.vrrp_scripts = vec![VrrpScriptCfg {
-        name: "chk".into(),
-        script: Some(ScriptCfg {
-            raw: format!("/bin/test -f {}", flag.display()),
-            args: vec!["/bin/test".into(), "-f".into(), flag.display().to_string()],
-            user: None,
-            group: None,
-            span: span(),
-        }),
-        interval: Duration::from_secs(1),
-        timeout: Duration::from_secs(1),
-        weight: 0,
-        weight_reverse: false,
-        rise: 1,
-        fall: 1,
-        user: None,
-        group: None,
-        init_fail: false,
-        span: span(),
-    }];
-    m.instances[0].track_scripts = vec![TrackRefCfg {
-        name: "chk".into(),
-        weight: None,
-        reverse: false,
-        span: span(),
-    }];
+    track_flag(&mut m, &flag, Duration::from_secs(1), 0, 1);
     let ns = lab
         .host("a")
         .map(|x| x.ns().to_string())
