@@ -315,7 +315,7 @@ fn build(
         higher_prio_send_advert: i
             .higher_prio_send_advert
             .unwrap_or(g.vrrp_higher_prio_send_advert || strict),
-        notify: i.notify,
+        notify: i.notify.map(|n| *n).unwrap_or_default(),
         smtp_alert: i
             .smtp_alert
             .or(g.smtp_alert_vrrp)
@@ -872,8 +872,10 @@ fn vrrp_script_security(model: &mut Model, instances: &mut [Box<InstB>], cx: &mu
         acc
     };
     for i in instances.iter_mut() {
-        let f = notify_flags(&i.notify, cx);
-        merge(&mut any, f);
+        if let Some(n) = &i.notify {
+            let f = notify_flags(n, cx);
+            merge(&mut any, f);
+        }
         i.track_scripts.retain(|t| !removed.contains(&t.name));
     }
     for sg in &mut model.sync_groups {
