@@ -18,7 +18,7 @@
 //! our back) is repaired on the next pass.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::client::{IpvsClient, Op};
@@ -172,8 +172,36 @@ impl ActualTable {
     /// The table after `op` succeeded in the kernel: what it now holds, as
     /// far as we know (the cache behind [`Reconciler::reconcile_cached`]).
     pub fn apply(&mut self, op: &Op) {
-        let svc =
-            |t: &mut ActualTable, k: &ServiceKey| t.services.iter().position(|(s, _)| s.key == *k);
+        self.apply_with(op, |t, k| t.services.iter().position(|(s, _)| s.key == *k));
+    }
+
+    /// [`ActualTable::apply`] for a whole plan, finding services through an
+    /// index: a linear search per op made caching a 30,000-destination
+    /// start cost 0.47 s under TCG (31,000 ops x up to 1,000 services).
+    pub fn apply_all(&mut self, ops: &[Op]) {
+        let index_of = |t: &ActualTable| -> HashMap<ServiceKey, usize> {
+            let mut m = HashMap::with_capacity(t.services.len());
+            for (i, (s, _)) in t.services.iter().enumerate() {
+                // The first of duplicates, as the linear search finds.
+                m.entry(s.key).or_insert(i);
+            }
+            m
+        };
+        let mut index = index_of(self);
+        for op in ops {
+            self.apply_with(op, |_, k| index.get(k).copied());
+            match op {
+                Op::NewService(s) => {
+                    index.entry(s.key).or_insert(self.services.len() - 1);
+                }
+                // Positions moved.
+                Op::DelService(_) | Op::Flush => index = index_of(self),
+                _ => {}
+            }
+        }
+    }
+
+    fn apply_with(&mut self, op: &Op, svc: impl Fn(&ActualTable, &ServiceKey) -> Option<usize>) {
         match op {
             Op::NewService(s) => self.services.push((s.clone(), vec![])),
             Op::SetService(s) => {
@@ -511,7 +539,7 @@ impl Reconciler {
                     services: vec![],
                     timeouts,
                 };
-                ops.iter().for_each(|op| t.apply(op));
+                t.apply_all(&ops);
                 Some(t)
             } else {
                 None
@@ -567,16 +595,17 @@ impl Reconciler {
         let ops = plan(desired, &actual, &self.owned);
         let planned = t.elapsed();
         let applied = apply(client, &ops);
+        self.cache = if applied.is_ok() {
+            actual.apply_all(&ops);
+            Some(actual)
+        } else {
+            None
+        };
+        // `apply` includes updating the cached table.
         let times = PassTimes {
             read: Duration::ZERO,
             plan: planned,
             apply: t.elapsed() - planned,
-        };
-        self.cache = if applied.is_ok() {
-            ops.iter().for_each(|op| actual.apply(op));
-            Some(actual)
-        } else {
-            None
         };
         let mut owned: BTreeSet<ServiceKey> =
             desired.services.iter().map(|v| v.service.key).collect();

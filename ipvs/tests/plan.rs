@@ -550,6 +550,22 @@ mod props {
             prop_assert_eq!(have, want);
             prop_assert!(f.dests(&foreign.key).unwrap().is_empty());
         }
+
+        /// The indexed `apply_all` (the cache of a pass) leaves the table
+        /// one-op-at-a-time `apply` leaves, through adds, edits and deletes.
+        #[test]
+        fn apply_all_equals_apply(before in arb_table(), after in arb_table()) {
+            let first = plan(&before, &ActualTable::default(), &BTreeSet::new());
+            let mut one = ActualTable::default();
+            first.iter().for_each(|op| one.apply(op));
+            let mut all = ActualTable::default();
+            all.apply_all(&first);
+            prop_assert_eq!(&all, &one);
+            let second = plan(&after, &one, &keys(&before));
+            second.iter().for_each(|op| one.apply(op));
+            all.apply_all(&second);
+            prop_assert_eq!(all, one);
+        }
     }
 }
 
