@@ -86,6 +86,11 @@ pub struct PreprocOptions {
     /// [`MAX_GENERATED`], [`MAX_REPLAYED`], [`MAX_OUTPUT_LINES`]); the fuzz
     /// target uses it to keep each run short.
     pub max_lines: Option<usize>,
+    /// Lower the cap on the bytes substitution may produce in one load
+    /// (default [`MAX_TOTAL_WORK`]); the fuzz target uses it because under
+    /// the sanitizer an exponential definition's 256 MiB of work costs
+    /// seconds and the quarantine's memory on every such input.
+    pub max_subst_bytes: Option<usize>,
 }
 
 /// Everything one load produces.
@@ -300,6 +305,7 @@ struct Preproc<'a> {
     line_work: usize,
     /// Bytes substitution produced in this load.
     total_work: usize,
+    max_total_work: usize,
     /// A multi-line definition being collected.
     ml_def: Option<String>,
     residue: Option<Text>,
@@ -360,6 +366,9 @@ impl<'a> Preproc<'a> {
             empty_chain: Rc::new(Vec::new()),
             line_work: 0,
             total_work: 0,
+            max_total_work: opts
+                .max_subst_bytes
+                .map_or(MAX_TOTAL_WORK, |m| MAX_TOTAL_WORK.min(m)),
             ml_def: None,
             residue: None,
             stack: Vec::new(),
@@ -1431,13 +1440,14 @@ impl<'a> Preproc<'a> {
                 buf.no_subst_from.set(Some((buf.start(), self.defs_gen)));
                 return true;
             }
-            if self.total_work > MAX_TOTAL_WORK {
+            if self.total_work > self.max_total_work {
                 if self.total_work != usize::MAX {
                     self.total_work = usize::MAX;
+                    let cap = self.max_total_work;
                     self.error(
                         ErrClass::GeneralError,
                         Some(buf.line_span()),
-                        format!("substitution produced more than {MAX_TOTAL_WORK} bytes in all - no more substitution from here on"),
+                        format!("substitution produced more than {cap} bytes in all - no more substitution from here on"),
                     );
                 }
                 return true;

@@ -306,6 +306,38 @@ fn exponential_definitions_are_capped() {
         .all(|l| l.len() <= confparse::preproc::MAX_EXPANSION));
 }
 
+/// The fuzz target lowers the total substitution cap: the error names the
+/// lowered cap, and lines after it are still read.
+#[test]
+fn lowered_substitution_cap_applies() {
+    let mut text = String::from("$D0=xxxxxxxxxxxxxxxx\n");
+    for i in 1..16 {
+        text.push_str(&format!("$D{i}=$D{p} $D{p}\n", p = i - 1));
+    }
+    // Each line expands to ~1 MiB: under the default cap all 8 expand.
+    text.push_str(&"v $D15\n".repeat(8));
+    text.push_str("after\n");
+    let o = PreprocOptions {
+        disable_includes: true,
+        max_subst_bytes: Some(3 << 20),
+        ..opts()
+    };
+    let mut sources = SourceMap::new();
+    let mut diags = Diagnostics::new();
+    let out = read_config_from_str(&text, Path::new("/v/k.conf"), &o, &mut sources, &mut diags);
+    let msgs: Vec<String> = diags.items.iter().map(|d| d.message.clone()).collect();
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains(&format!("more than {} bytes in all", 3 << 20))),
+        "{msgs:?}"
+    );
+    let expanded = out.lines.iter().filter(|l| l.raw.len() > 1 << 19).count();
+    assert!((2..8).contains(&expanded), "{expanded} lines expanded");
+    assert_eq!(out.lines.last().map(|l| l.raw.as_str()), Some("after"));
+    let (_, d) = from_str(&text);
+    assert!(!d.has_errors(), "default cap: 8 MiB in all is allowed");
+}
+
 #[test]
 fn self_referencing_definitions_stop() {
     let (lines, diags) = from_str("$A=$A\n$A x\n$B=${B}\nz ${B}\n$M=\\\n$M\n$M\nend\n");

@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
         disable_includes: true,
         // Keep runs short; the caps themselves are what is tested.
         max_lines: Some(20_000),
+        max_subst_bytes: Some(4 << 20),
         ..Default::default()
     };
     let mut sources = SourceMap::new();
