@@ -1,8 +1,9 @@
 //! The kernel backend: [`IpvsClient`] over a NETLINK_GENERIC socket to the
 //! "IPVS" family. Writes are pipelined: a window of requests goes out in one
-//! `send`, each with `NLM_F_ACK` and its own sequence number, then the acks
-//! are collected and matched back to their op by sequence number (the kernel's
-//! `netlink_rcv_skb` processes every message of a batch, failed or not).
+//! `send`, each with its own sequence number and only the last with
+//! `NLM_F_ACK`; failures are answered anyway and matched back to their op by
+//! sequence number (the kernel's `netlink_rcv_skb` processes every message of
+//! a batch in order, failed or not, and acks a failure unasked).
 
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
