@@ -43,6 +43,15 @@ fn table(services: Vec<VirtualServer>) -> DesiredTable {
 }
 
 /// The plan as one op per line (the `Display` form used in logs).
+/// The keys of the services `c` lists, in its order.
+fn service_keys<C: IpvsClient>(c: &mut C) -> Vec<ServiceKey> {
+    c.services()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.service.key)
+        .collect()
+}
+
 /// Two services: rr with two real servers (weights 1, 2), wlc with one.
 fn two_services() -> DesiredTable {
     table(vec![
@@ -345,13 +354,7 @@ fn reconcile_repairs_drift_and_spares_foreign() {
 
     // Stop: our services go, the foreign one stays.
     r.stop(&mut f, StopPolicy::DeleteServices).unwrap();
-    let left: Vec<ServiceKey> = f
-        .services()
-        .unwrap()
-        .into_iter()
-        .map(|s| s.service.key)
-        .collect();
-    assert_eq!(left, vec![foreign.key]);
+    assert_eq!(service_keys(&mut f), vec![foreign.key]);
 }
 
 #[test]
@@ -775,13 +778,7 @@ fn stop_each_uses_the_last_pass_table() {
          delete destination 192.168.1.21:80 of TCP 10.0.0.2:80\n\
          delete service TCP 10.0.0.2:80\n"
     );
-    let left: Vec<ServiceKey> = c
-        .services()
-        .unwrap()
-        .into_iter()
-        .map(|s| s.service.key)
-        .collect();
-    assert_eq!(left, vec![foreign.key]);
+    assert_eq!(service_keys(&mut c), vec![foreign.key]);
 
     // A failed op leaves no trusted table: the stop reads the kernel.
     let mut r = Reconciler::new();
