@@ -178,6 +178,7 @@ pub fn finish(mut conf: ConfB, cx: &mut Cx) -> Model {
         }
     }
     vrid_conflicts(&out, &model.global, cx);
+    sync_group_weights(&mut out, &model, cx);
     model.instances = out;
 
     lvs_syncd_instance(&mut model, cx);
@@ -324,6 +325,75 @@ fn build(
         sync_group: sync,
         other: i.other,
         span: i.span,
+    }
+}
+
+/// Weighted trackers of a sync-group member are dropped unless the group
+/// sets `sync_group_tracking_weight`: a weighted `track_script` is removed
+/// from the instance (keepalived then reports the script unused), a tracked
+/// interface's or file's weight becomes 0 (it then puts the instance in
+/// FAULT). keepalived 2.2.7 reports each as a configuration error (`-t`
+/// exits 5; messages checked against the installed keepalived).
+fn sync_group_weights(out: &mut [VrrpInstanceCfg], model: &Model, cx: &mut Cx) {
+    for i in out.iter_mut() {
+        let Some(g) = &i.sync_group else { continue };
+        if model
+            .sync_groups
+            .iter()
+            .any(|sg| &sg.name == g && sg.sync_group_tracking_weight)
+        {
+            continue;
+        }
+        let name = i.name.clone();
+        let span = i.span;
+        i.track_scripts.retain(|t| {
+            let own = model
+                .vrrp_scripts
+                .iter()
+                .find(|s| s.name == t.name)
+                .map_or(0, |s| s.weight);
+            if t.weight.unwrap_or(own) == 0 {
+                return true;
+            }
+            cx.general(
+                span,
+                format!(
+                    "({name}) ignoring tracked script {} with weights due to SYNC group",
+                    t.name
+                ),
+            );
+            false
+        });
+        for t in &mut i.track_interfaces {
+            if t.weight.unwrap_or(0) != 0 {
+                cx.general(
+                    span,
+                    format!(
+                        "({name}) ignoring {} tracked interface weight due to SYNC group",
+                        t.name
+                    ),
+                );
+                t.weight = Some(0);
+            }
+        }
+        for t in &mut i.track_files {
+            let own = model
+                .track_files
+                .iter()
+                .find(|f| f.name == t.name)
+                .map_or(0, |f| f.weight);
+            let w = t.weight.unwrap_or(own);
+            if w != 0 {
+                cx.general(
+                    span,
+                    format!(
+                        "({name}) ignoring tracked file {} with weight {w} due to SYNC group",
+                        t.name
+                    ),
+                );
+                t.weight = Some(0);
+            }
+        }
     }
 }
 

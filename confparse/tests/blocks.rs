@@ -102,7 +102,7 @@ fn ipv6_instance_is_v3_with_centisecond_advert() {
 #[test]
 fn trackers_scripts_sync_groups() {
     let m = model(
-        "vrrp_script chk {\n script \"/usr/bin/test -f /x\"\n interval 2\n weight -20\n rise 2\n fall 3\n}\ntrack_file tf {\n file /tmp/state\n weight 5\n}\nvrrp_instance V {\n interface eth0\n virtual_router_id 1\n track_script {\n  chk\n  }\n track_file {\n  tf weight -10 reverse\n }\n track_interface {\n  eth1 weight 30\n }\n unicast_src_ip 192.0.2.10\n unicast_peer {\n  192.0.2.11\n  192.0.2.12 min_ttl 5\n }\n virtual_ipaddress {\n  192.0.2.1\n }\n}\nvrrp_instance W {\n interface eth1\n virtual_router_id 2\n virtual_ipaddress {\n  192.0.2.2\n }\n}\nvrrp_sync_group G {\n group {\n  V\n  W\n }\n}\n",
+        "vrrp_script chk {\n script \"/usr/bin/test -f /x\"\n interval 2\n weight -20\n rise 2\n fall 3\n}\ntrack_file tf {\n file /tmp/state\n weight 5\n}\nvrrp_instance V {\n interface eth0\n virtual_router_id 1\n track_script {\n  chk\n  }\n track_file {\n  tf weight -10 reverse\n }\n track_interface {\n  eth1 weight 30\n }\n unicast_src_ip 192.0.2.10\n unicast_peer {\n  192.0.2.11\n  192.0.2.12 min_ttl 5\n }\n virtual_ipaddress {\n  192.0.2.1\n }\n}\nvrrp_instance W {\n interface eth1\n virtual_router_id 2\n virtual_ipaddress {\n  192.0.2.2\n }\n}\nvrrp_sync_group G {\n sync_group_tracking_weight\n group {\n  V\n  W\n }\n}\n",
     );
     let s = &m.vrrp_scripts[0];
     assert_eq!(

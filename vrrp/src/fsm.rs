@@ -183,6 +183,10 @@ pub struct InstanceCfg {
     pub check_unicast_src: bool,
     /// `v3_checksum_as_v2`.
     pub v3_checksum_as_v2: bool,
+    /// Member of a `vrrp_sync_group`: a master-down timeout only makes it
+    /// *want* MASTER; the group decides (see [`Input::GroupMaster`]).
+    #[serde(default)]
+    pub sync_group: bool,
 }
 
 impl InstanceCfg {
@@ -211,6 +215,7 @@ impl InstanceCfg {
             unicast_peers: Vec::new(),
             check_unicast_src: false,
             v3_checksum_as_v2: false,
+            sync_group: false,
         }
     }
 
@@ -365,6 +370,15 @@ pub enum Input {
     PriorityDelta(i32),
     /// Stop: a master resigns with priority 0.
     Shutdown,
+    /// Sync group (keepalived `vrrp_sync_master`): another member became
+    /// MASTER, or every member wants MASTER: a BACKUP member goes MASTER now.
+    GroupMaster,
+    /// Sync group (keepalived `vrrp_sync_backup`): another member went
+    /// BACKUP: a MASTER member leaves MASTER for BACKUP.
+    GroupBackup,
+    /// Sync group (keepalived `vrrp_sync_fault`): whether some member is in
+    /// FAULT of its own; true puts this member in FAULT too.
+    GroupFault(bool),
 }
 
 /// State a notify reports (`notify_master` etc., generic `notify` argument).
@@ -462,6 +476,11 @@ pub struct Instance {
     master_priority: u8,
     if_up: bool,
     track_fault: bool,
+    /// Another sync-group member is in FAULT.
+    group_fault: bool,
+    /// Sync-group member whose master-down timer ran out (keepalived's
+    /// `wantstate == MASTER` that `vrrp_sync_can_goto_master` checks).
+    sync_want_master: bool,
     /// keepalived's `wantstate == MASTER` for an owner: go MASTER without
     /// waiting when leaving INIT or FAULT.
     want_master: bool,
@@ -491,6 +510,8 @@ impl Instance {
             master_priority: 0,
             if_up: true,
             track_fault: false,
+            group_fault: false,
+            sync_want_master: false,
             want_master,
             stats: FsmStats::default(),
             cfg,
@@ -650,7 +671,33 @@ impl Instance {
                 self.update_priority(now, out);
             }
             Input::Shutdown => self.shutdown(out),
+            Input::GroupMaster => {
+                if self.state == State::Backup && !self.faulted() {
+                    self.goto_master(now, out);
+                }
+            }
+            Input::GroupBackup => {
+                if self.state == State::Master {
+                    self.leave_master_to_backup(now, out);
+                }
+            }
+            Input::GroupFault(f) => {
+                self.group_fault = f;
+                self.fault_changed(now, out);
+            }
         }
+    }
+
+    /// In FAULT of its own (interface down or a tracked object failed), as
+    /// opposed to FAULT because another sync-group member is: the group
+    /// leaves FAULT only when no member has a fault of its own.
+    pub fn own_fault(&self) -> bool {
+        !self.if_up || self.track_fault
+    }
+
+    /// A sync-group member waiting for the rest of its group to want MASTER.
+    pub fn wants_master(&self) -> bool {
+        self.sync_want_master
     }
 
     // -----------------------------------------------------------------------
@@ -662,7 +709,7 @@ impl Instance {
     }
 
     fn faulted(&self) -> bool {
-        !self.if_up || self.track_fault
+        self.own_fault() || self.group_fault
     }
 
     fn skew(&self) -> Duration {
@@ -776,7 +823,17 @@ impl Instance {
             State::Backup => {
                 // RFC 3768 6.4.2 / RFC 5798 6.4.2: Master_Down_Timer fired.
                 self.log(out, format_args!("Receive advertisement timeout"));
-                self.goto_master(now, out);
+                if self.cfg.sync_group {
+                    // keepalived vrrp_sync_can_goto_master: a member only
+                    // goes MASTER when every member wants to (AND semantics,
+                    // no thrashing); meanwhile it re-arms a longer timer
+                    // (3 x Master_Adver_Interval + skew) and the group
+                    // coordinator sends GroupMaster when all are ready.
+                    self.sync_want_master = true;
+                    self.sands = Some(now + self.master_adver_int * 3 + self.skew());
+                } else {
+                    self.goto_master(now, out);
+                }
             }
             State::Master => {
                 // RFC 5798 6.4.3: Adver_Timer fired. Keep the cadence from
@@ -805,6 +862,7 @@ impl Instance {
     /// VIPs before our GARPs), then VIPs, GARPs, notify.
     fn goto_master(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.state = State::Master;
+        self.sync_want_master = false;
         self.stats.become_master += 1;
         self.sands = Some(now + self.cfg.adver_int);
         self.send_advert(self.effective_priority, out);
@@ -881,6 +939,8 @@ impl Instance {
             self.ms_down_timer = self.mdi();
             self.master_addr = Some(adv.src);
             self.master_priority = adv.priority;
+            // A master is heard again: no longer ready to take over.
+            self.sync_want_master = false;
             if self.cfg.preempt_delay > Duration::ZERO {
                 if adv.priority >= self.effective_priority {
                     if self.preempt_time.take().is_some() {
@@ -1065,6 +1125,7 @@ impl Instance {
 
     fn enter_fault(&mut self, out: &mut Vec<Action>) {
         self.state = State::Fault;
+        self.sync_want_master = false;
         // keepalived's wantstate becomes FAULT: an owner comes back via BACKUP.
         self.want_master = false;
         self.sands = None;

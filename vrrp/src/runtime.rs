@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant as TokioInstant;
 use tracing::{debug, info, warn};
 
+pub mod group;
 mod report;
 mod spec;
 pub mod track;
@@ -85,6 +86,11 @@ pub enum InstanceMsg {
     Stop(oneshot::Sender<()>),
     /// Report state and counters.
     Status(oneshot::Sender<InstanceStatus>),
+    /// Its sync group's decision ([`Input::GroupMaster`] etc.).
+    Group(Input),
+    /// Join a sync group's coordinator (on start and reload): the task
+    /// reports its state now and after every change.
+    SetGroup(group::GroupLink),
 }
 
 /// What an instance reports about itself.
@@ -144,6 +150,8 @@ struct InstanceHandle {
 pub struct Runtime {
     instances: Vec<InstanceHandle>,
     scripts: Vec<AbortOnDrop>,
+    /// One coordinator task per `vrrp_sync_group`, with its channel.
+    groups: Vec<(mpsc::UnboundedSender<group::GroupMsg>, AbortOnDrop)>,
     nl: Arc<Netlink>,
     frames: Arc<FrameSender>,
     epoch: TokioInstant,
@@ -260,6 +268,7 @@ impl Runtime {
         let mut rt = Runtime {
             instances: Vec::new(),
             scripts: Vec::new(),
+            groups: Vec::new(),
             nl,
             frames,
             epoch,
@@ -274,6 +283,7 @@ impl Runtime {
             rt.instances.push(h);
         }
         rt.restart_scripts(model);
+        rt.restart_groups(model).await;
         Ok(rt)
     }
 
@@ -355,7 +365,39 @@ impl Runtime {
             self.instances.push(h);
         }
         self.restart_scripts(model);
+        self.restart_groups(model).await;
         Ok((kept, stopped, started))
+    }
+
+    /// One coordinator per `vrrp_sync_group` (confparse has removed groups
+    /// without members and kept each instance in one group at most); each
+    /// member is told its new link and reports its state to it at once, so
+    /// a reload rebuilds every group from its members' current states.
+    async fn restart_groups(&mut self, model: &confparse::Model) {
+        self.groups.clear();
+        for sg in &model.sync_groups {
+            let members: Vec<CtlTx> = sg
+                .group
+                .iter()
+                .filter_map(|m| self.instances.iter().find(|h| &h.name == m))
+                .map(|h| h.tx.clone())
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let (tx, rx) = mpsc::unbounded();
+            for (idx, m) in members.iter().enumerate() {
+                let link = group::GroupLink {
+                    idx,
+                    tx: tx.clone(),
+                };
+                m.send(InstanceMsg::SetGroup(link)).await;
+            }
+            let coordinator = group::Group::new(&sg.name, members.len());
+            let cmds = spec::notify_cmds(&sg.notify);
+            let task = tokio::spawn(group::run(coordinator, members, cmds, rx));
+            self.groups.push((tx, AbortOnDrop(task)));
+        }
     }
 
     /// Every state transition of every instance from now on (instances
@@ -387,6 +429,14 @@ impl Runtime {
     /// for each, at most 5 s in all.
     pub async fn stop(mut self) {
         stop_all(std::mem::take(&mut self.instances)).await;
+        // Then the groups' STOP notifies (keepalived notify_shutdown runs
+        // them after the instances').
+        for (tx, _task) in &self.groups {
+            let (ack, done) = oneshot::channel();
+            if tx.unbounded_send(group::GroupMsg::Stop(ack)).is_ok() {
+                let _ = tokio::time::timeout(Duration::from_secs(1), done).await;
+            }
+        }
     }
 }
 
@@ -440,6 +490,8 @@ struct InstanceTask {
     track_fault: bool,
     track_delta: i32,
     states: broadcast::Sender<StateEvent>,
+    /// Its sync group's coordinator and the state last reported to it.
+    group: Option<(group::GroupLink, group::MemberView)>,
 }
 
 impl InstanceTask {
@@ -477,6 +529,7 @@ impl InstanceTask {
             track_fault: false,
             track_delta: 0,
             states,
+            group: None,
         })
     }
 
@@ -493,6 +546,27 @@ impl InstanceTask {
             self.perform(a).await;
         }
         self.actions = actions;
+        self.report_to_group(false);
+    }
+
+    /// Tells the sync group's coordinator this member's state when it
+    /// changed (or always, with `force`).
+    fn report_to_group(&mut self, force: bool) {
+        let Some((link, last)) = &mut self.group else {
+            return;
+        };
+        let view = group::MemberView {
+            state: self.fsm.state(),
+            own_fault: self.fsm.own_fault(),
+            want_master: self.fsm.wants_master(),
+        };
+        if force || view != *last {
+            *last = view;
+            // Fails only once the group's task is gone (reload, stop).
+            let _ = link
+                .tx
+                .unbounded_send(group::GroupMsg::View(link.idx, view));
+        }
     }
 
     async fn run(mut self: Box<Self>, mut ctl: mpsc::Receiver<InstanceMsg>) {
@@ -565,6 +639,11 @@ impl InstanceTask {
             InstanceMsg::Track { kind, name, up } => self.process_track(kind, &name, up).await,
             InstanceMsg::Status(tx) => {
                 let _ = tx.send(self.status());
+            }
+            InstanceMsg::Group(input) => self.step(input).await,
+            InstanceMsg::SetGroup(link) => {
+                self.group = Some((link, group::MemberView::INIT));
+                self.report_to_group(true);
             }
             InstanceMsg::Stop(ack) => {
                 self.process_stop().await;

@@ -14,7 +14,7 @@ use crate::io::socket::SocketCfg;
 use crate::io::IoError;
 use crate::packet::{Checksum, EncodeError, Family, Version};
 use confparse::model::{
-    AddrScopeCfg, AuthTypeCfg, Model, ScriptCfg, VipCfg, VrrpInstanceCfg, VrrpStateCfg,
+    AddrScopeCfg, AuthTypeCfg, Model, NotifyCfg, ScriptCfg, VipCfg, VrrpInstanceCfg, VrrpStateCfg,
 };
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -71,6 +71,18 @@ pub struct InstanceSpec {
     pub tracking: Tracking,
     macs: HashMap<u32, [u8; 6]>,
     link_locals: HashMap<u32, Ipv6Addr>,
+}
+
+/// The notify commands of an instance or a sync group.
+pub fn notify_cmds(n: &NotifyCfg) -> NotifyCmds {
+    NotifyCmds {
+        master: script(&n.master),
+        backup: script(&n.backup),
+        fault: script(&n.fault),
+        stop: script(&n.stop),
+        generic: script(&n.generic),
+        master_rx_lower_pri: script(&n.master_rx_lower_pri),
+    }
 }
 
 fn script(s: &Option<ScriptCfg>) -> Option<NotifyCmd> {
@@ -308,6 +320,7 @@ impl InstanceSpec {
                 .collect(),
             check_unicast_src: cfg.check_unicast_src || g.vrrp_check_unicast_src,
             v3_checksum_as_v2: other_flag(cfg, "v3_checksum_as_v2"),
+            sync_group: cfg.sync_group.is_some(),
         };
         fsm.validate().map_err(|source| SpecError::Cfg {
             instance: name.clone(),
@@ -336,14 +349,7 @@ impl InstanceSpec {
             };
             tracking.add(TrackKind::Interface, &t.name, r, up);
         }
-        let notify = NotifyCmds {
-            master: script(&cfg.notify.master),
-            backup: script(&cfg.notify.backup),
-            fault: script(&cfg.notify.fault),
-            stop: script(&cfg.notify.stop),
-            generic: script(&cfg.notify.generic),
-            master_rx_lower_pri: script(&cfg.notify.master_rx_lower_pri),
-        };
+        let notify = notify_cmds(&cfg.notify);
         Ok(InstanceSpec {
             name,
             socket,
