@@ -2092,19 +2092,19 @@ static SYNC: Table<SyncB> = Table::new(&[
         track_if_entry(cx, &mut s.0.track_interfaces, &n, l);
     })
     .tier(Tier::T3)
-    .not_acted("sync-group trackers are not applied; track on the member instances"),
+    ,
     KY::values("track_script", "{ NAME … }", |s, cx, l| {
         let n = s.0.name.clone();
         add_track(cx, &mut s.0.track_scripts, &n, K_SCRIPT, "track script", l, (-254, 254));
     })
     .tier(Tier::T3)
-    .not_acted("sync-group trackers are not applied; track on the member instances"),
+    ,
     KY::values("track_file", "{ NAME … }", |s, cx, l| {
         let n = s.0.name.clone();
         add_track(cx, &mut s.0.track_files, &n, K_TRACK_FILE, "track file", l, (-254, 254));
     })
     .tier(Tier::T3)
-    .not_acted("sync-group trackers are not applied; track on the member instances"),
+    .not_acted("track files are not monitored; the tracker stays up"),
     KY::values("track_process", "{ NAME … }", |s, cx, l| {
         let n = s.0.name.clone();
         add_track(cx, &mut s.0.track_processes, &n, K_PROCESS, "track process", l, (-254, 254));

@@ -5,8 +5,10 @@
 //! VIPs to the other director (the member with the link still up follows
 //! its group into FAULT and resigns), and both come back when the link
 //! returns (preemption by the higher priority). The group's generic notify
-//! must run with `GROUP G FAULT 0` on the master. Run with ours as the
-//! master and keepalived as the backup, and the reverse.
+//! must run with `GROUP G FAULT 0` on the master. The same with a link
+//! that no member uses but the group tracks (`track_interface` in the
+//! `vrrp_sync_group` block). Run with ours as the master and keepalived as
+//! the backup, and the reverse.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -43,11 +45,17 @@ fn vip(n: u8) -> IpAddr {
 
 /// The director's configuration: group G of V0 (eth0) and V1 (eth1), and a
 /// generic group notify that appends its arguments to `notify_log`.
-fn config(priority: u8, notify_script: &std::path::Path) -> String {
+/// With `group_tracks`, the group tracks eth2 (used by no member).
+fn config(priority: u8, notify_script: &std::path::Path, group_tracks: bool) -> String {
     let mut s = format!(
         "global_defs {{\n    router_id sg{priority}\n    enable_script_security\n    script_user root\n}}\n\
-         vrrp_sync_group G {{\n    group {{\n        V0\n        V1\n    }}\n    notify {}\n}}\n",
-        notify_script.display()
+         vrrp_sync_group G {{\n    group {{\n        V0\n        V1\n    }}\n    notify {}\n{}}}\n",
+        notify_script.display(),
+        if group_tracks {
+            "    track_interface {\n        eth2\n    }\n"
+        } else {
+            ""
+        }
     );
     for n in 0..2u8 {
         s.push_str(&format!(
@@ -65,6 +73,8 @@ fn lab() -> Lab {
         .iface("a", "eth1", Some("lan1"), &["10.42.0.1/24"])
         .iface("b", "eth0", Some("lan0"), &["10.41.0.2/24"])
         .iface("b", "eth1", Some("lan1"), &["10.42.0.2/24"])
+        .iface("a", "eth2", Some("lan2"), &["10.43.0.1/24"])
+        .iface("b", "eth2", Some("lan2"), &["10.43.0.2/24"])
         .build()
         .unwrap_or_else(fail("build lab"))
 }
@@ -93,7 +103,10 @@ fn both_on(lab: &Lab, host: &str, timeout: Duration, what: &str, logs: &[&Keepal
     }
 }
 
-fn run(high: Impl, low: Impl) {
+/// `down`: the link taken down on the master, eth1 (member V1's) or eth2
+/// (tracked by the group only).
+fn run(high: Impl, low: Impl, down: &str) {
+    let group_tracks = down == "eth2";
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = lab();
     // The generic notify: appends its arguments, one call per line.
@@ -109,21 +122,22 @@ fn run(high: Impl, low: Impl) {
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
             .unwrap_or_else(fail("chmod"));
     }
-    let mut a = start(high, &lab, "a", &config(150, &script));
-    let mut b = start(low, &lab, "b", &config(100, &script));
+    let mut a = start(high, &lab, "a", &config(150, &script, group_tracks));
+    let mut b = start(low, &lab, "b", &config(100, &script, group_tracks));
     // Start-up: both groups BACKUP, a's members time out and go MASTER
     // together (3 x 1 s + skew, plus the start).
     both_on(&lab, "a", Duration::from_secs(12), "start", &[&a, &b]);
 
     // a's eth1 goes down: V1 FAULT, the group takes V0 to FAULT too (it
-    // resigns on eth0 with priority 0), b's group takes both.
+    // resigns on eth0 with priority 0), b's group takes both. With eth2,
+    // the group's own tracker faults both members.
     let ha = lab.host("a").unwrap_or_else(fail("host a"));
-    ha.set_link("eth1", false).unwrap_or_else(fail("link down"));
+    ha.set_link(down, false).unwrap_or_else(fail("link down"));
     both_on(
         &lab,
         "b",
         Duration::from_secs(10),
-        "eth1 down on a",
+        "link down on a",
         &[&a, &b],
     );
     // a's VIP on eth0 is gone although eth0 is up (the group's FAULT).
@@ -136,12 +150,12 @@ fn run(high: Impl, low: Impl) {
 
     // The link returns: a's group leaves FAULT, and with the higher
     // priority preempts both instances back.
-    ha.set_link("eth1", true).unwrap_or_else(fail("link up"));
+    ha.set_link(down, true).unwrap_or_else(fail("link up"));
     both_on(
         &lab,
         "a",
         Duration::from_secs(12),
-        "eth1 up on a",
+        "link up on a",
         &[&a, &b],
     );
 
@@ -170,7 +184,7 @@ fn sync_group_link_down_moves_both_instances_ours_master() {
     ) {
         return;
     }
-    run(Impl::Ours, Impl::Keepalived);
+    run(Impl::Ours, Impl::Keepalived, "eth1");
 }
 
 #[test]
@@ -181,5 +195,27 @@ fn sync_group_link_down_moves_both_instances_keepalived_master() {
     ) {
         return;
     }
-    run(Impl::Keepalived, Impl::Ours);
+    run(Impl::Keepalived, Impl::Ours, "eth1");
+}
+
+#[test]
+fn sync_group_tracked_interface_down_moves_both_instances_ours_master() {
+    if !testlab::lab_guard(
+        "sync_group_tracked_interface_down_moves_both_instances_ours_master",
+        NEEDS,
+    ) {
+        return;
+    }
+    run(Impl::Ours, Impl::Keepalived, "eth2");
+}
+
+#[test]
+fn sync_group_tracked_interface_down_moves_both_instances_keepalived_master() {
+    if !testlab::lab_guard(
+        "sync_group_tracked_interface_down_moves_both_instances_keepalived_master",
+        NEEDS,
+    ) {
+        return;
+    }
+    run(Impl::Keepalived, Impl::Ours, "eth2");
 }

@@ -349,6 +349,42 @@ impl InstanceSpec {
             };
             tracking.add(TrackKind::Interface, &t.name, r, up);
         }
+        // The sync group's own track_interface / track_script apply to
+        // every member (keepalived reference 2.6): a failure puts a member
+        // in FAULT of its own, so the whole group goes FAULT. A group has no
+        // priority, so they only fault (weight 0); an instance's own entry
+        // for the same object wins.
+        let group = cfg
+            .sync_group
+            .as_ref()
+            .and_then(|g| model.sync_groups.iter().find(|sg| &sg.name == g));
+        if let Some(sg) = group {
+            for t in &sg.track_scripts {
+                let Some(sc) = model.vrrp_scripts.iter().find(|s| s.name == t.name) else {
+                    continue;
+                };
+                if !tracking.tracks(TrackKind::Script, &t.name) {
+                    let r = TrackRef {
+                        weight: 0,
+                        reverse: t.reverse,
+                    };
+                    tracking.add(TrackKind::Script, &t.name, r, !sc.init_fail);
+                }
+            }
+            for t in &sg.track_interfaces {
+                if !tracking.tracks(TrackKind::Interface, &t.name) {
+                    let up = match nl.link_by_name(&t.name).await {
+                        Ok(l) => l.up,
+                        Err(_) => false,
+                    };
+                    let r = TrackRef {
+                        weight: 0,
+                        reverse: t.reverse,
+                    };
+                    tracking.add(TrackKind::Interface, &t.name, r, up);
+                }
+            }
+        }
         let notify = notify_cmds(&cfg.notify);
         Ok(InstanceSpec {
             name,
