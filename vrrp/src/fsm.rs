@@ -30,6 +30,11 @@
 //! forever when `None`) and then step with [`Input::Timer`], which handles
 //! everything due.
 //!
+//! A `vrrp_sync_group` member (`InstanceCfg::sync_group`) does not go MASTER
+//! on its own timeout: it then *wants* MASTER, and the group coordinator
+//! (runtime/group.rs) moves it with [`Input::GroupMaster`],
+//! [`Input::GroupBackup`] and [`Input::GroupFault`].
+//!
 //! Checked against keepalived 2.2.7 itself (vrrp/tests/lab_keepalived_oracle.rs):
 //! the election log lines for the same adverts, FAULT and recovery, the
 //! takeover instants (within 3 ms), a master's answer to a lower priority.
@@ -1264,6 +1269,41 @@ mod tests {
         assert_eq!(i.state(), State::Backup);
         // Full master-down interval: 3 s + (56/256) s.
         assert_eq!(i.next_deadline(), Some(at(3.21875)));
+    }
+
+    #[test]
+    fn sync_member_only_wants_master_until_the_group_says_go() {
+        // keepalived vrrp_sync_can_goto_master: the timeout re-arms
+        // 3 x Master_Adver_Interval + skew and waits for the group.
+        let mut c = cfg();
+        c.sync_group = true;
+        let mut i = Instance::new(c).unwrap();
+        i.step(at(0.0), Input::Startup);
+        let acts = run_to(&mut i, at(3.7));
+        assert_eq!(i.state(), State::Backup);
+        assert!(i.wants_master());
+        assert!(!acts.contains(&Action::AddVips));
+        // skew at priority 100 = (256 - 100) / 256 s.
+        let mdi = 3.0 + 156.0 / 256.0;
+        assert_eq!(
+            i.next_deadline(),
+            Some(at(mdi) + Duration::from_secs(3) + Duration::from_secs_f64(156.0 / 256.0))
+        );
+        // A master is heard: no longer ready.
+        i.step(at(4.0), advert("10.0.0.9", 100));
+        assert!(!i.wants_master());
+        // The group's word moves it, FAULT of the group is not its own.
+        i.step(at(4.1), Input::GroupMaster);
+        assert_eq!(i.state(), State::Master);
+        i.step(at(4.2), Input::GroupBackup);
+        assert_eq!(i.state(), State::Backup);
+        i.step(at(4.3), Input::GroupFault(true));
+        assert_eq!(i.state(), State::Fault);
+        assert!(!i.own_fault());
+        i.step(at(4.4), Input::GroupMaster);
+        assert_eq!(i.state(), State::Fault);
+        i.step(at(4.5), Input::GroupFault(false));
+        assert_eq!(i.state(), State::Backup);
     }
 
     #[test]

@@ -150,8 +150,8 @@ struct InstanceHandle {
 pub struct Runtime {
     instances: Vec<InstanceHandle>,
     scripts: Vec<AbortOnDrop>,
-    /// One coordinator task per `vrrp_sync_group`, with its channel.
-    groups: Vec<(mpsc::UnboundedSender<group::GroupMsg>, AbortOnDrop)>,
+    /// One coordinator task per `vrrp_sync_group`: name, channel, task.
+    groups: Vec<(String, mpsc::UnboundedSender<group::GroupMsg>, AbortOnDrop)>,
     nl: Arc<Netlink>,
     frames: Arc<FrameSender>,
     epoch: TokioInstant,
@@ -372,9 +372,10 @@ impl Runtime {
     /// One coordinator per `vrrp_sync_group` (confparse has removed groups
     /// without members and kept each instance in one group at most); each
     /// member is told its new link and reports its state to it at once, so
-    /// a reload rebuilds every group from its members' current states.
+    /// a reload rebuilds every group from its members' current states
+    /// (without running the notifies of a group that existed already).
     async fn restart_groups(&mut self, model: &confparse::Model) {
-        self.groups.clear();
+        let old: Vec<String> = self.groups.drain(..).map(|g| g.0).collect();
         for sg in &model.sync_groups {
             let members: Vec<CtlTx> = sg
                 .group
@@ -393,10 +394,14 @@ impl Runtime {
                 };
                 m.send(InstanceMsg::SetGroup(link)).await;
             }
-            let coordinator = group::Group::new(&sg.name, members.len());
+            let coordinator = if old.contains(&sg.name) {
+                group::Group::resumed(&sg.name, members.len())
+            } else {
+                group::Group::new(&sg.name, members.len())
+            };
             let cmds = spec::notify_cmds(&sg.notify);
             let task = tokio::spawn(group::run(coordinator, members, cmds, rx));
-            self.groups.push((tx, AbortOnDrop(task)));
+            self.groups.push((sg.name.clone(), tx, AbortOnDrop(task)));
         }
     }
 
@@ -431,7 +436,7 @@ impl Runtime {
         stop_all(std::mem::take(&mut self.instances)).await;
         // Then the groups' STOP notifies (keepalived notify_shutdown runs
         // them after the instances').
-        for (tx, _task) in &self.groups {
+        for (_, tx, _task) in &self.groups {
             let (ack, done) = oneshot::channel();
             if tx.unbounded_send(group::GroupMsg::Stop(ack)).is_ok() {
                 let _ = tokio::time::timeout(Duration::from_secs(1), done).await;
@@ -814,19 +819,9 @@ impl InstanceTask {
             state,
             priority,
         });
-        let n = &self.spec.notify;
-        let (word, script) = match state {
-            NotifyState::Master => ("MASTER", &n.master),
-            NotifyState::Backup => ("BACKUP", &n.backup),
-            NotifyState::Fault => ("FAULT", &n.fault),
-            NotifyState::Stop => ("STOP", &n.stop),
-        };
-        if let Some(c) = script {
-            notify::spawn(c);
-        }
-        if let Some(c) = &n.generic {
-            notify::spawn(&c.with_args(notify::generic_args(&self.spec.name, word, priority)));
-        }
+        self.spec
+            .notify
+            .run(spec::Notifier::Instance, &self.spec.name, state, priority);
     }
 
     fn send_advert(&mut self, priority: u8) {

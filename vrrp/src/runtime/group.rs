@@ -20,10 +20,9 @@
 //!   per group transition; the log line is keepalived's
 //!   `VRRP_Group(NAME) Syncing instances to STATE state`.
 
-use super::spec::NotifyCmds;
+use super::spec::{Notifier, NotifyCmds};
 use super::{CtlTx, InstanceMsg};
 use crate::fsm::{Input, NotifyState, State};
-use crate::io::notify;
 use futures::channel::mpsc;
 use tokio::sync::oneshot;
 use tracing::info;
@@ -66,6 +65,9 @@ pub struct Group {
     /// The group's state: INIT until a member reports, then MASTER, BACKUP
     /// or FAULT, STOP at the end.
     state: State,
+    /// Rebuilt on reload: the members' first reports restore the group's
+    /// state without running its notifies again (its members kept theirs).
+    quiet: bool,
 }
 
 impl Group {
@@ -75,6 +77,15 @@ impl Group {
             name: name.to_string(),
             members: vec![MemberView::INIT; members],
             state: State::Init,
+            quiet: false,
+        }
+    }
+
+    /// A group rebuilt on reload: silent until every member has reported.
+    pub fn resumed(name: &str, members: usize) -> Group {
+        Group {
+            quiet: true,
+            ..Group::new(name, members)
         }
     }
 
@@ -88,6 +99,9 @@ impl Group {
             return;
         }
         self.state = state;
+        if self.quiet {
+            return;
+        }
         let (word, n) = match state {
             State::Master => ("MASTER", NotifyState::Master),
             State::Backup => ("BACKUP", NotifyState::Backup),
@@ -114,6 +128,13 @@ impl Group {
 
     /// Member `idx` now looks like `view`: what the group does about it.
     pub fn update(&mut self, idx: usize, view: MemberView, out: &mut Vec<GroupAction>) {
+        self.apply(idx, view, out);
+        if self.quiet && self.members.iter().all(|m| m.state != State::Init) {
+            self.quiet = false;
+        }
+    }
+
+    fn apply(&mut self, idx: usize, view: MemberView, out: &mut Vec<GroupAction>) {
         let Some(slot) = self.members.get_mut(idx) else {
             return;
         };
@@ -230,34 +251,16 @@ pub async fn run(
                         tx.send(InstanceMsg::Group(input)).await;
                     }
                 }
-                GroupAction::Notify(s) => group_notify(&notify_cmds, &group.name, s),
+                GroupAction::Notify(s) => {
+                    // keepalived send_group_notifies: priority 0.
+                    notify_cmds.run(Notifier::Group, &group.name, s, 0)
+                }
                 GroupAction::Log(l) => info!("{l}"),
             }
         }
         if let Some(ack) = ack {
             let _ = ack.send(());
         }
-    }
-}
-
-/// keepalived `send_group_notifies`: the state's script, then the generic
-/// one with `GROUP NAME STATE 0` appended.
-fn group_notify(n: &NotifyCmds, name: &str, state: NotifyState) {
-    let (word, script) = match state {
-        NotifyState::Master => ("MASTER", &n.master),
-        NotifyState::Backup => ("BACKUP", &n.backup),
-        NotifyState::Fault => ("FAULT", &n.fault),
-        NotifyState::Stop => ("STOP", &n.stop),
-    };
-    if let Some(c) = script {
-        notify::spawn(c);
-    }
-    if let Some(c) = &n.generic {
-        let mut args = notify::generic_args(name, word, 0);
-        if let Some(first) = args.first_mut() {
-            *first = "GROUP".to_string();
-        }
-        notify::spawn(&c.with_args(args));
     }
 }
 
@@ -433,6 +436,29 @@ mod tests {
         lab.step(at(10.2), 0, hi_advert());
         assert_eq!(lab.states(), vec![State::Backup; 2]);
         assert_eq!(lab.group.state(), State::Backup);
+    }
+
+    #[test]
+    fn a_group_rebuilt_on_reload_does_not_notify_again() {
+        let master = MemberView {
+            state: State::Master,
+            own_fault: false,
+            want_master: false,
+        };
+        let mut g = Group::resumed("G", 2);
+        let mut out = Vec::new();
+        g.update(0, master, &mut out);
+        g.update(1, master, &mut out);
+        assert_eq!(g.state(), State::Master);
+        assert!(!out.iter().any(|a| matches!(a, GroupAction::Notify(_))));
+        // Later transitions notify as usual.
+        let fault = MemberView {
+            state: State::Fault,
+            own_fault: true,
+            want_master: false,
+        };
+        g.update(1, fault, &mut out);
+        assert!(out.contains(&GroupAction::Notify(NotifyState::Fault)));
     }
 
     #[test]

@@ -7,9 +7,9 @@
 use super::track::{ScriptSpec, TrackKind, TrackRef, Tracking};
 use crate::auth;
 use crate::check::{AuthCfg, UnicastPeer};
-use crate::fsm::{self, GarpCfg, InitialState};
+use crate::fsm::{self, GarpCfg, InitialState, NotifyState};
 use crate::io::netlink::{Netlink, Vip, VipScope};
-use crate::io::notify::NotifyCmd;
+use crate::io::notify::{self, NotifyCmd};
 use crate::io::socket::SocketCfg;
 use crate::io::IoError;
 use crate::packet::{Checksum, EncodeError, Family, Version};
@@ -71,6 +71,38 @@ pub struct InstanceSpec {
     pub tracking: Tracking,
     macs: HashMap<u32, [u8; 6]>,
     link_locals: HashMap<u32, Ipv6Addr>,
+}
+
+/// Who runs notifies: the generic `notify` script's first argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notifier {
+    Instance,
+    Group,
+}
+
+impl NotifyCmds {
+    /// Runs the notifies of a transition to `state`: the state's script,
+    /// then the generic one with `INSTANCE|GROUP NAME STATE PRIORITY`
+    /// appended (keepalived `send_instance_notifies` /
+    /// `send_group_notifies`; a group passes priority 0).
+    pub fn run(&self, who: Notifier, name: &str, state: NotifyState, priority: u8) {
+        let (word, script) = match state {
+            NotifyState::Master => ("MASTER", &self.master),
+            NotifyState::Backup => ("BACKUP", &self.backup),
+            NotifyState::Fault => ("FAULT", &self.fault),
+            NotifyState::Stop => ("STOP", &self.stop),
+        };
+        if let Some(c) = script {
+            notify::spawn(c);
+        }
+        if let Some(c) = &self.generic {
+            let mut args = notify::generic_args(name, word, priority);
+            if let (Notifier::Group, Some(first)) = (who, args.first_mut()) {
+                *first = "GROUP".to_string();
+            }
+            notify::spawn(&c.with_args(args));
+        }
+    }
 }
 
 /// The notify commands of an instance or a sync group.
