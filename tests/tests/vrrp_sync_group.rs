@@ -176,46 +176,40 @@ fn run(high: Impl, low: Impl, down: &str) {
     lab.teardown().unwrap_or_else(fail("teardown"));
 }
 
-#[test]
-fn sync_group_link_down_moves_both_instances_ours_master() {
-    if !testlab::lab_guard(
-        "sync_group_link_down_moves_both_instances_ours_master",
-        NEEDS,
-    ) {
-        return;
-    }
-    run(Impl::Ours, Impl::Keepalived, "eth1");
+/// One lab test per (master, backup, link taken down).
+macro_rules! scenario {
+    ($name:ident, $high:expr, $low:expr, $down:expr) => {
+        #[test]
+        fn $name() {
+            if !testlab::lab_guard(stringify!($name), NEEDS) {
+                return;
+            }
+            run($high, $low, $down);
+        }
+    };
 }
 
-#[test]
-fn sync_group_link_down_moves_both_instances_keepalived_master() {
-    if !testlab::lab_guard(
-        "sync_group_link_down_moves_both_instances_keepalived_master",
-        NEEDS,
-    ) {
-        return;
-    }
-    run(Impl::Keepalived, Impl::Ours, "eth1");
-}
-
-#[test]
-fn sync_group_tracked_interface_down_moves_both_instances_ours_master() {
-    if !testlab::lab_guard(
-        "sync_group_tracked_interface_down_moves_both_instances_ours_master",
-        NEEDS,
-    ) {
-        return;
-    }
-    run(Impl::Ours, Impl::Keepalived, "eth2");
-}
-
-#[test]
-fn sync_group_tracked_interface_down_moves_both_instances_keepalived_master() {
-    if !testlab::lab_guard(
-        "sync_group_tracked_interface_down_moves_both_instances_keepalived_master",
-        NEEDS,
-    ) {
-        return;
-    }
-    run(Impl::Keepalived, Impl::Ours, "eth2");
-}
+scenario!(
+    sync_group_link_down_moves_both_instances_ours_master,
+    Impl::Ours,
+    Impl::Keepalived,
+    "eth1"
+);
+scenario!(
+    sync_group_link_down_moves_both_instances_keepalived_master,
+    Impl::Keepalived,
+    Impl::Ours,
+    "eth1"
+);
+scenario!(
+    sync_group_tracked_interface_down_moves_both_instances_ours_master,
+    Impl::Ours,
+    Impl::Keepalived,
+    "eth2"
+);
+scenario!(
+    sync_group_tracked_interface_down_moves_both_instances_keepalived_master,
+    Impl::Keepalived,
+    Impl::Ours,
+    "eth2"
+);

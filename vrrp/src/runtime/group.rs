@@ -118,6 +118,10 @@ impl Group {
         out.push(GroupAction::Notify(n));
     }
 
+    fn to_all(&self, input: Input, out: &mut Vec<GroupAction>) {
+        out.extend((0..self.members.len()).map(|member| GroupAction::Member { member, input }));
+    }
+
     fn to_others(&self, me: usize, input: Input, when: State, out: &mut Vec<GroupAction>) {
         for (member, m) in self.members.iter().enumerate() {
             if member != me && m.state == when {
@@ -147,12 +151,7 @@ impl Group {
                 self.enter(State::Fault, out);
                 // Every member, the faulted ones included: one whose own
                 // fault clears must stay in FAULT while another's lasts.
-                for member in 0..self.members.len() {
-                    out.push(GroupAction::Member {
-                        member,
-                        input: Input::GroupFault(true),
-                    });
-                }
+                self.to_all(Input::GroupFault(true), out);
             }
             return;
         }
@@ -160,12 +159,7 @@ impl Group {
             // No member has a fault of its own any more: all leave FAULT
             // together, to BACKUP (keepalived try_up_instance on the group).
             self.enter(State::Backup, out);
-            for member in 0..self.members.len() {
-                out.push(GroupAction::Member {
-                    member,
-                    input: Input::GroupFault(false),
-                });
-            }
+            self.to_all(Input::GroupFault(false), out);
             return;
         }
         match view.state {
