@@ -98,7 +98,7 @@ impl Group {
         if self.state == state {
             return;
         }
-        self.state = state;
+        let was = std::mem::replace(&mut self.state, state);
         if self.quiet {
             return;
         }
@@ -109,7 +109,9 @@ impl Group {
             State::Stop => ("STOP", NotifyState::Stop),
             State::Init => return,
         };
-        if state != State::Stop {
+        // keepalived 2.2.7 logs no "Syncing" line for the start-up BACKUP
+        // (its notify runs) nor for STOP (checked in a namespace).
+        if state != State::Stop && !(was == State::Init && state == State::Backup) {
             out.push(GroupAction::Log(format!(
                 "VRRP_Group({}) Syncing instances to {word} state",
                 self.name
@@ -453,6 +455,19 @@ mod tests {
         };
         g.update(1, fault, &mut out);
         assert!(out.contains(&GroupAction::Notify(NotifyState::Fault)));
+    }
+
+    #[test]
+    fn start_up_backup_notifies_without_a_syncing_line() {
+        let backup = MemberView {
+            state: State::Backup,
+            own_fault: false,
+            want_master: false,
+        };
+        let mut g = Group::new("G", 2);
+        let mut out = Vec::new();
+        g.update(0, backup, &mut out);
+        assert_eq!(out, vec![GroupAction::Notify(NotifyState::Backup)]);
     }
 
     #[test]
