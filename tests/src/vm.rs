@@ -81,6 +81,33 @@ pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/vm")
 }
 
+/// What the VM lab tests that run keepalived 2.2.7 in the VM as the oracle
+/// need on the host: qemu, the kernel image, the programs the initramfs
+/// carries, and keepalived (last: [`VM_NEEDS`] is the rest).
+pub const VM_NEEDS_WITH_KEEPALIVED: &[crate::Need] = &[
+    crate::Need::Program("qemu-system-x86_64"),
+    crate::Need::VmKernel,
+    crate::Need::Program("busybox"),
+    crate::Need::Program("ip"),
+    crate::Need::Program("ipvsadm"),
+    crate::Need::Program("ldd"),
+    crate::Need::Program("keepalived"),
+];
+
+/// What every VM lab test needs on the host.
+pub const VM_NEEDS: &[crate::Need] = VM_NEEDS_WITH_KEEPALIVED
+    .split_at(VM_NEEDS_WITH_KEEPALIVED.len() - 1)
+    .0;
+
+/// A file of `fixtures/ipvs-daemon` (the daemon's VM scenarios and their
+/// configurations), read whole; a missing fixture is a broken checkout.
+pub fn ipvs_daemon_fixture(name: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/ipvs-daemon")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
 /// A binary of this workspace built by cargo (`target/debug/NAME`, e.g.
 /// `keepalived-rs`), to copy into an image with
 /// [`InitramfsBuilder::program_as`]. Tests of other packages cannot use

@@ -27,14 +27,7 @@ use ipvs::*;
 use testlab::vm::{parse_ipvsadm_ln, Initramfs, InitramfsBuilder, Kernel, Scenario, VmOutput};
 use testlab::{lab_guard, Need};
 
-const NEEDS: &[Need] = &[
-    Need::Program("qemu-system-x86_64"),
-    Need::VmKernel,
-    Need::Program("busybox"),
-    Need::Program("ip"),
-    Need::Program("ipvsadm"),
-    Need::Program("ldd"),
-];
+const NEEDS: &[Need] = testlab::vm::VM_NEEDS;
 
 fn image() -> &'static Initramfs {
     static IMAGE: OnceLock<Result<Initramfs, String>> = OnceLock::new();

@@ -21,22 +21,9 @@ use testlab::vm::{
 };
 use testlab::{lab_guard, Need};
 
-const NEEDS: &[Need] = &[
-    Need::Program("qemu-system-x86_64"),
-    Need::VmKernel,
-    Need::Program("busybox"),
-    Need::Program("ip"),
-    Need::Program("ipvsadm"),
-    Need::Program("ldd"),
-    Need::Program("keepalived"),
-];
+const NEEDS: &[Need] = testlab::vm::VM_NEEDS_WITH_KEEPALIVED;
 
-fn fixture(name: &str) -> String {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/ipvs-daemon")
-        .join(name);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
+use testlab::vm::ipvs_daemon_fixture as fixture;
 
 /// The one boot, shared by the tests below.
 fn run() -> &'static VmOutput {

@@ -16,14 +16,7 @@ use testlab::vm::{
 };
 use testlab::{lab_guard, Need};
 
-const NEEDS: &[Need] = &[
-    Need::Program("qemu-system-x86_64"),
-    Need::VmKernel,
-    Need::Program("busybox"),
-    Need::Program("ip"),
-    Need::Program("ipvsadm"),
-    Need::Program("ldd"),
-];
+const NEEDS: &[Need] = testlab::vm::VM_NEEDS;
 
 /// The group's image, built once per test binary (and cached on disk).
 fn image() -> &'static Initramfs {
