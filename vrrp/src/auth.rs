@@ -10,7 +10,11 @@
 
 use hmac::{Hmac, KeyInit, Mac};
 
-use crate::packet::AhHeader;
+use std::net::Ipv4Addr;
+
+use crate::packet::{
+    Advert, AhHeader, EncodeError, Ipv4Header, Ipv4Packet, IPPROTO_AH, IPPROTO_VRRP,
+};
 
 type HmacMd5 = Hmac<md5::Md5>;
 
@@ -109,6 +113,99 @@ pub fn ah_sign(pkt: &mut [u8], key: &[u8; PASS_LEN], unicast: bool) {
     pkt[ihl + 12..ihl + AhHeader::LEN].copy_from_slice(&icv);
 }
 
+/// IP TOS keepalived writes into the IPv4 header it builds for AH adverts
+/// (IPTOS_PREC_INTERNETCONTROL, seen in fixtures/vrrp/v2_ah.hex).
+const AH_TOS: u8 = 0xc0;
+
+/// keepalived's send state of one `auth_type AH` instance: it builds the
+/// whole IPv4 packet itself (an `IP_HDRINCL` socket) so that the ICV can
+/// cover the IP header.
+///
+/// keepalived 2.2.7 keeps ONE sequence counter per instance
+/// (`ipsecah_counter.seq_number`) for both directions: each advert sends
+/// counter + 1, and each accepted advert raises the counter to the peer's
+/// number (`vrrp_in_chk_ipsecah`). So a backup that takes over continues
+/// above the old master's numbers, which the old master (now backup) needs
+/// to accept them. The IP identification counts up from 1 per advert, as in
+/// the captured keepalived adverts.
+#[derive(Debug, Clone)]
+pub struct AhTx {
+    key: [u8; PASS_LEN],
+    seq: u32,
+    ip_id: u16,
+}
+
+impl AhTx {
+    /// Send state for the password `key`, counters at 0 (keepalived's
+    /// sequence numbers start from 0, so the first advert carries 1).
+    pub fn new(key: [u8; PASS_LEN]) -> AhTx {
+        AhTx {
+            key,
+            seq: 0,
+            ip_id: 0,
+        }
+    }
+
+    /// The sequence number of an accepted AH advert from a peer.
+    pub fn saw(&mut self, seq: u32) {
+        self.seq = self.seq.max(seq);
+    }
+
+    /// The last sequence number sent or seen.
+    pub fn seq(&self) -> u32 {
+        self.seq
+    }
+
+    /// Advance the counters for one advert round (one sequence number and
+    /// IP id for all unicast peers of a round, as keepalived numbers once
+    /// per advert). keepalived stops counting at 0xFFFFFFFE (it then treats
+    /// the counter as cycled); we hold there too rather than wrap to 0,
+    /// which every receiver would drop as a replay.
+    pub fn next_round(&mut self) {
+        if self.seq <= 0xFFFF_FFFD {
+            self.seq += 1;
+        }
+        self.ip_id = self.ip_id.wrapping_add(1);
+        if self.ip_id == 0 {
+            // The kernel replaces an IP id of 0 with its own (raw(7)).
+            self.ip_id = 1;
+        }
+    }
+
+    /// The whole signed IPv4 packet of `advert` from `src` to `dst` with the
+    /// current counters: protocol 51, AH next header 112, SPI = `src`; `ttl`
+    /// is 255 for multicast or `unicast_ttl`, and is left out of the ICV
+    /// when `unicast` (keepalived zeroes it, since routers change it).
+    pub fn packet(
+        &self,
+        advert: &Advert,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ttl: u8,
+        unicast: bool,
+    ) -> Result<Vec<u8>, EncodeError> {
+        let pkt = Ipv4Packet {
+            ip: Ipv4Header {
+                tos: AH_TOS,
+                id: self.ip_id,
+                frag: 0,
+                ttl,
+                protocol: IPPROTO_AH,
+                src,
+                dst,
+            },
+            ah: Some(AhHeader {
+                next_header: IPPROTO_VRRP,
+                spi: u32::from(src),
+                seq: self.seq,
+                icv: [0; ICV_LEN],
+            }),
+            advert: advert.clone(),
+        };
+        pkt.encode_signed(&self.key, unicast, false)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -133,5 +230,76 @@ mod tests {
         assert_eq!(&pass_bytes("0123456789"), b"01234567");
         assert!(pass_matches(&pass_bytes("abc"), &pass_bytes("abc")));
         assert!(!pass_matches(&pass_bytes("abc"), &pass_bytes("abd")));
+    }
+
+    /// The hex packet of a captured keepalived fixture.
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!("{}/../fixtures/vrrp/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let hex: String = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<String>()
+            .split_whitespace()
+            .collect();
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn ah_tx_first_advert_is_keepalived_capture() {
+        // fixtures/vrrp/v2_ah.hex: keepalived 2.2.7's first AH advert
+        // (ip id 1, AH seq 1), auth_pass "k3y", 10.0.0.1 -> 224.0.0.18.
+        let want = fixture("v2_ah.hex");
+        let advert = Ipv4Packet::decode(&want, false).unwrap().advert;
+        let mut tx = AhTx::new(pass_bytes("k3y"));
+        tx.next_round();
+        let got = tx
+            .packet(
+                &advert,
+                Ipv4Addr::new(10, 0, 0, 1),
+                Ipv4Addr::new(224, 0, 0, 18),
+                255,
+                false,
+            )
+            .unwrap();
+        assert_eq!(got, want);
+        // A different password changes the ICV only.
+        let other = AhTx {
+            key: pass_bytes("k3z"),
+            ..tx.clone()
+        };
+        let bad = other
+            .packet(
+                &advert,
+                Ipv4Addr::new(10, 0, 0, 1),
+                Ipv4Addr::new(224, 0, 0, 18),
+                255,
+                false,
+            )
+            .unwrap();
+        assert_eq!(bad[..32], want[..32]);
+        assert_ne!(bad[32..44], want[32..44]);
+        assert!(!ah_verify(&bad, 20, &pass_bytes("k3y"), false));
+    }
+
+    #[test]
+    fn ah_tx_sequence_follows_peers() {
+        let mut tx = AhTx::new(pass_bytes("k"));
+        tx.next_round();
+        tx.next_round();
+        assert_eq!(tx.seq(), 2);
+        // A peer was master up to 40: our next advert must be above it.
+        tx.saw(40);
+        tx.next_round();
+        assert_eq!(tx.seq(), 41);
+        // An older number does not lower the counter.
+        tx.saw(7);
+        assert_eq!(tx.seq(), 41);
+        tx.saw(u32::MAX);
+        tx.next_round();
+        assert_eq!(tx.seq(), u32::MAX, "never wraps to 0");
     }
 }

@@ -5,7 +5,8 @@
 //! the resulting actions are executed here (send, VIPs, GARP/NA, notify).
 //! No lock is held across an await; dropping the runtime aborts the tasks.
 
-use crate::check::{DropReason, Receiver, RxError, RxStats};
+use crate::auth::AhTx;
+use crate::check::{AuthCfg, DropReason, Receiver, RxError, RxStats};
 use crate::fsm::{Action, FsmStats, Input, Instance, NotifyState, State};
 use crate::io::garp::FrameSender;
 use crate::io::garp_plan::GarpPacer;
@@ -13,6 +14,7 @@ use crate::io::netlink::{LinkEvent, LinkMonitor, Netlink, Vip};
 use crate::io::notify;
 use crate::io::socket::{RecvMeta, VrrpSocket};
 use crate::io::IoError;
+use crate::packet::{parse_ipv4, Ipv4Rx};
 use crate::timers;
 use futures::channel::mpsc;
 use std::collections::hash_map::DefaultHasher;
@@ -497,6 +499,8 @@ struct InstanceTask {
     states: broadcast::Sender<StateEvent>,
     /// Its sync group's coordinator and the state last reported to it.
     group: Option<(group::GroupLink, group::MemberView)>,
+    /// `auth_type AH`: the IP id and AH sequence counters of our adverts.
+    ah: Option<AhTx>,
 }
 
 impl InstanceTask {
@@ -519,7 +523,12 @@ impl InstanceTask {
             source,
         })?;
         let rx = Receiver::new(fsm.cfg().rx_cfg());
+        let ah = match (&spec.fsm.auth, spec.socket.ah) {
+            (AuthCfg::Ah(key), true) => Some(AhTx::new(*key)),
+            _ => None,
+        };
         Ok(InstanceTask {
+            ah,
             spec,
             fsm,
             rx,
@@ -687,7 +696,16 @@ impl InstanceTask {
             RecvMeta::V6 { meta, .. } => self.rx.check_ipv6(buf, &meta, master),
         };
         match res {
-            Ok(adv) => self.step(Input::Advert(adv)).await,
+            Ok(adv) => {
+                if let Some(ah) = self.ah.as_mut() {
+                    // keepalived's one AH counter also follows accepted
+                    // peers' numbers (vrrp_in_chk_ipsecah).
+                    if let Ok(Ipv4Rx { ah: Some(h), .. }) = parse_ipv4(buf) {
+                        ah.saw(h.seq);
+                    }
+                }
+                self.step(Input::Advert(adv)).await
+            }
             Err(RxError::Vrid(_)) => {}
             Err(e) => debug!("({}) {e}", self.spec.name),
         }
@@ -825,8 +843,25 @@ impl InstanceTask {
     }
 
     fn send_advert(&mut self, priority: u8) {
+        if let Some(ah) = self.ah.as_mut() {
+            ah.next_round();
+        }
         for dst in self.spec.socket.destinations() {
-            match self.spec.advert(priority, dst) {
+            let pkt = match (&self.ah, self.spec.socket.src, dst) {
+                (Some(ah), IpAddr::V4(src), IpAddr::V4(d)) => {
+                    let unicast = self.spec.socket.is_unicast();
+                    // RFC 3768 5.2.3: multicast adverts go out with TTL 255;
+                    // keepalived uses unicast_ttl towards peers.
+                    let ttl = if unicast {
+                        self.spec.socket.unicast_ttl
+                    } else {
+                        crate::io::socket::VRRP_TTL
+                    };
+                    ah.packet(&self.spec.fsm.advert(priority), src, d, ttl, unicast)
+                }
+                _ => self.spec.advert(priority, dst),
+            };
+            match pkt {
                 Ok(pkt) => {
                     if let Err(e) = self.sock.send_to(&pkt, dst) {
                         debug!("({}) {e}", self.spec.name);

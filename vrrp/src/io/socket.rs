@@ -7,6 +7,10 @@
 //! lookup compares the bound address with the destination), which would hide
 //! the multicast adverts; keepalived keeps separate send and receive sockets
 //! for the same reason.
+//!
+//! With VRRPv2 `auth_type AH` (IPv4 only) both sockets use IP protocol 51
+//! and the send socket has `IP_HDRINCL`: the AH ICV covers the IPv4 header,
+//! so the caller builds the whole packet, as keepalived does.
 
 use super::IoError;
 use crate::check::Ipv6Meta;
@@ -20,6 +24,8 @@ use tokio::io::unix::AsyncFd;
 
 /// IANA protocol number of VRRP (RFC 5798 5.1.1.4).
 pub const IPPROTO_VRRP: i32 = 112;
+/// IP protocol of the IPsec Authentication Header (RFC 2402).
+pub const IPPROTO_AH: i32 = 51;
 /// RFC 5798 5.1.1.3: adverts are sent with TTL / hop limit 255.
 pub const VRRP_TTL: u8 = 255;
 /// IP precedence "internetwork control", as keepalived marks adverts.
@@ -46,6 +52,9 @@ pub struct SocketCfg {
     pub unicast_peers: Vec<IpAddr>,
     /// TTL / hop limit of unicast adverts (unicast_ttl, default 255).
     pub unicast_ttl: u8,
+    /// VRRPv2 `auth_type AH` over IPv4: protocol 51 sockets, and
+    /// [`VrrpSocket::send_to`] takes whole IPv4 packets (`IP_HDRINCL`).
+    pub ah: bool,
 }
 
 impl SocketCfg {
@@ -156,6 +165,7 @@ impl VrrpSocket {
 
     /// Sends one encoded advert to `dst` (the group or one peer; the VRRPv3
     /// checksum covers the destination, so each peer gets its own encoding).
+    /// With `ah` set, `vrrp` is the whole IPv4 packet (IP header, AH, VRRP).
     pub fn send_to(&self, vrrp: &[u8], dst: IpAddr) -> Result<(), IoError> {
         let addr = match dst {
             IpAddr::V4(a) => SockAddr::from(SocketAddr::new(IpAddr::V4(a), 0)),
@@ -209,7 +219,10 @@ fn is_link_scoped(a: &Ipv6Addr) -> bool {
 }
 
 fn raw(domain: Domain, cfg: &SocketCfg) -> Result<Socket, IoError> {
-    let s = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
+    // keepalived opens its AH sockets on IPPROTO_AH: a raw socket only sees
+    // its own protocol, and AH adverts carry 51 in the IP header.
+    let proto = if cfg.ah { IPPROTO_AH } else { IPPROTO_VRRP };
+    let s = Socket::new(domain, Type::RAW, Some(Protocol::from(proto)))
         .map_err(err("create raw socket", cfg))?;
     s.bind_device(Some(cfg.ifname.as_bytes()))
         .map_err(err("SO_BINDTODEVICE", cfg))?;
@@ -232,6 +245,12 @@ fn open_v4(cfg: &SocketCfg, src: Ipv4Addr) -> Result<(Socket, Socket), IoError> 
     let tx = raw(Domain::IPV4, cfg)?;
     tx.bind(&SockAddr::from(SocketAddr::new(IpAddr::V4(src), 0)))
         .map_err(err("bind source address", cfg))?;
+    if cfg.ah {
+        // The caller writes TOS, TTL, id and addresses itself; the kernel
+        // still fills the IP checksum (raw(7)), which the ICV leaves out.
+        tx.set_header_included_v4(true)
+            .map_err(err("IP_HDRINCL", cfg))?;
+    }
     // keepalived sends adverts with TOS 0xc0 (IPTOS_PREC_INTERNETCONTROL),
     // seen in its captured adverts.
     tx.set_tos_v4(IPTOS_PREC_INTERNETCONTROL)
@@ -345,6 +364,7 @@ mod tests {
             group: IpAddr::V4(VRRP_GROUP_V4),
             unicast_peers: vec![],
             unicast_ttl: 255,
+            ah: false,
         };
         assert_eq!(c.destinations(), vec![IpAddr::V4(VRRP_GROUP_V4)]);
         c.unicast_peers = vec![

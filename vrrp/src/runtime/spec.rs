@@ -226,6 +226,7 @@ impl InstanceSpec {
             group,
             unicast_peers: cfg.unicast_peers.iter().map(|p| p.addr).collect(),
             unicast_ttl: cfg.unicast_ttl,
+            ah: false,
         };
 
         // Interfaces the VIPs live on: their MACs (GARP) and link-locals (NA).
@@ -290,18 +291,18 @@ impl InstanceSpec {
                 p[..n].copy_from_slice(&a.auth_pass[..n]);
                 match a.auth_type {
                     AuthTypeCfg::Pass => AuthCfg::Pass(p),
-                    // Receiving AH would work (check.rs verifies it), but
-                    // sending needs the whole IP header signed: not yet.
-                    AuthTypeCfg::Ah => {
-                        return Err(SpecError::Unsupported {
-                            instance: name,
-                            what: "auth_type AH",
-                        })
-                    }
+                    // keepalived's AH header sits after an IPv4 header; for
+                    // IPv6 it ignores the authentication block.
+                    AuthTypeCfg::Ah if src.is_ipv4() => AuthCfg::Ah(p),
+                    AuthTypeCfg::Ah => AuthCfg::None,
                 }
             }
             // keepalived ignores authentication for v3 (with a warning).
             _ => AuthCfg::None,
+        };
+        let socket = SocketCfg {
+            ah: matches!(auth, AuthCfg::Ah(_)),
+            ..socket
         };
         let g = &model.global;
         let garp = if g.vrrp_min_garp {
