@@ -2103,8 +2103,7 @@ static SYNC: Table<SyncB> = Table::new(&[
         let n = s.0.name.clone();
         add_track(cx, &mut s.0.track_files, &n, K_TRACK_FILE, "track file", l, (-254, 254));
     })
-    .tier(Tier::T3)
-    .not_acted("track files are not monitored; the tracker stays up"),
+    .tier(Tier::T3),
     KY::values("track_process", "{ NAME … }", |s, cx, l| {
         let n = s.0.name.clone();
         add_track(cx, &mut s.0.track_processes, &n, K_PROCESS, "track process", l, (-254, 254));

@@ -83,6 +83,8 @@ pub enum InstanceMsg {
         name: String,
         up: bool,
     },
+    /// A tracked file (`track_file`) holds a new value.
+    TrackValue { name: String, value: i64 },
     /// Stop: resign (priority 0) if master, remove VIPs, run notify_stop,
     /// then acknowledge.
     Stop(oneshot::Sender<()>),
@@ -331,6 +333,18 @@ impl Runtime {
             if !subs.is_empty() {
                 self.scripts
                     .push(AbortOnDrop(tokio::spawn(track::run_script(sc, subs))));
+            }
+        }
+        for f in spec::files(model) {
+            let subs: Vec<CtlTx> = self
+                .instances
+                .iter()
+                .filter(|i| i.tracking.tracks(TrackKind::File, &f.name))
+                .map(|i| i.tx.clone())
+                .collect();
+            if !subs.is_empty() {
+                self.scripts
+                    .push(AbortOnDrop(tokio::spawn(track::run_file(f, subs))));
             }
         }
         let txs = self.instances.iter().map(|i| i.tx.clone()).collect();
@@ -651,6 +665,11 @@ impl InstanceTask {
                 self.process_link(ifindex, up).await;
             }
             InstanceMsg::Track { kind, name, up } => self.process_track(kind, &name, up).await,
+            InstanceMsg::TrackValue { name, value } => {
+                if self.spec.tracking.set_value(&name, value) {
+                    self.apply_tracking().await;
+                }
+            }
             InstanceMsg::Status(tx) => {
                 let _ = tx.send(self.status());
             }

@@ -4,7 +4,7 @@
 //! configuration, VIPs as netlink requests, the GARP schedule and the
 //! notify commands.
 
-use super::track::{ScriptSpec, TrackKind, TrackRef, Tracking};
+use super::track::{FileSpec, ScriptSpec, TrackKind, TrackRef, Tracking};
 use crate::auth;
 use crate::check::{AuthCfg, UnicastPeer};
 use crate::fsm::{self, GarpCfg, InitialState, NotifyState};
@@ -371,6 +371,21 @@ impl InstanceSpec {
             // Undetermined until the first run; init_fail starts it failed.
             tracking.add(TrackKind::Script, &t.name, r, !sc.init_fail);
         }
+        for t in &cfg.track_files {
+            let Some(tf) = file_spec(model, &t.name) else {
+                continue;
+            };
+            let Some(def) = model.track_files.iter().find(|f| f.name == t.name) else {
+                continue;
+            };
+            // An instance's own weight overrides the track_file's one
+            // (keepalived: the reference's weight, else the file's).
+            let r = TrackRef {
+                weight: t.weight.unwrap_or(def.weight),
+                reverse: t.reverse || (t.weight.is_none() && def.weight_reverse),
+            };
+            tracking.add_file(&t.name, r, super::track::initial_value(&tf));
+        }
         for t in &cfg.track_interfaces {
             let up = match nl.link_by_name(&t.name).await {
                 Ok(l) => l.up,
@@ -402,6 +417,18 @@ impl InstanceSpec {
                         reverse: t.reverse,
                     };
                     tracking.add(TrackKind::Script, &t.name, r, !sc.init_fail);
+                }
+            }
+            for t in &sg.track_files {
+                let Some(tf) = file_spec(model, &t.name) else {
+                    continue;
+                };
+                if !tracking.tracks(TrackKind::File, &t.name) {
+                    let r = TrackRef {
+                        weight: 0,
+                        reverse: t.reverse,
+                    };
+                    tracking.add_file(&t.name, r, super::track::initial_value(&tf));
                 }
             }
             for t in &sg.track_interfaces {
@@ -478,6 +505,25 @@ pub fn scripts(model: &Model) -> Vec<ScriptSpec> {
                 init_fail: s.init_fail,
             })
         })
+        .collect()
+}
+
+/// The `track_file` called `name`, if it has a file.
+fn file_spec(model: &Model, name: &str) -> Option<FileSpec> {
+    let f = model.track_files.iter().find(|f| f.name == name)?;
+    Some(FileSpec {
+        name: f.name.clone(),
+        path: f.file.as_ref()?.into(),
+        init: f.init_file,
+    })
+}
+
+/// The track_files of the model that have a file.
+pub fn files(model: &Model) -> Vec<FileSpec> {
+    model
+        .track_files
+        .iter()
+        .filter_map(|f| file_spec(model, &f.name))
         .collect()
 }
 
