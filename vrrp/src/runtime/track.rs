@@ -601,4 +601,79 @@ mod tests {
         assert_eq!(next(&mut rx).await, Some(("tf".to_string(), 0)));
         task.abort();
     }
+    /// Two runtimes in a namespace lab: `a` (150) tracks a file with
+    /// weight -60 and one with weight 0; `b` (100) tracks nothing.
+    #[test]
+    fn track_file_weight_and_fault_move_the_vip() {
+        use crate::fsm::State;
+        use crate::runtime::lab_tests::{instance, lab, model, InNs};
+        use confparse::model::{TrackFileCfg, TrackRefCfg};
+        use testlab::Need;
+        if !testlab::lab_guard(
+            "track_file_weight_and_fault_move_the_vip",
+            &[Need::Root, Need::Program("ip")],
+        ) {
+            return;
+        }
+        let lab = lab();
+        let ns = |h: &str| lab.host(h).map(|x| x.ns().to_string()).unwrap_or_default();
+        let vip: std::net::IpAddr = [10, 41, 0, 100].into();
+        let (wfile, ffile) = (lab.dir().join("weighted"), lab.dir().join("fault"));
+        let span = confparse::Span::new(confparse::FileId(0), 1, 1, 0);
+        let tf = |name: &str, file: &Path, weight, init| TrackFileCfg {
+            name: name.into(),
+            file: Some(file.display().to_string()),
+            weight,
+            weight_reverse: false,
+            init_file: init,
+            span,
+        };
+        let r = |name: &str| TrackRefCfg {
+            name: name.into(),
+            weight: None,
+            reverse: false,
+            span,
+        };
+        // "fault" does not exist: it reads as 0 (no fault).
+        let mut m = model(vec![instance(51, 150, "10.41.0.100/24", 2)]);
+        m.track_files = vec![
+            tf("w", &wfile, -60, Some((0, false))),
+            tf("f", &ffile, 0, None),
+        ];
+        m.instances[0].track_files = vec![r("w"), r("f")];
+        let a = InNs::start(&ns("a"), m);
+        let b = InNs::start(
+            &ns("b"),
+            model(vec![instance(51, 100, "10.41.0.100/24", 2)]),
+        );
+        let write = |p: &Path, v: &str| {
+            // Replaced by rename, as editors do.
+            let tmp = p.with_extension("tmp");
+            std::fs::write(&tmp, v).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::rename(&tmp, p).unwrap_or_else(|e| panic!("{e}"));
+        };
+        let t = Duration::from_secs(8);
+        lab.wait_sole_holder(vip, "a", Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("a never sole master: {e}"));
+        assert_eq!(std::fs::read_to_string(&wfile).ok().as_deref(), Some("0\n"));
+        // 1 x -60: a drops to 90 and b preempts.
+        write(&wfile, "1");
+        lab.wait_sole_holder(vip, "b", t)
+            .unwrap_or_else(|e| panic!("b did not preempt a degraded a: {e}"));
+        assert_eq!(a.status()[0].effective_priority, 90);
+        std::fs::write(&wfile, "0\n").unwrap_or_else(|e| panic!("{e}"));
+        lab.wait_sole_holder(vip, "a", t)
+            .unwrap_or_else(|e| panic!("a did not come back: {e}"));
+        assert_eq!(a.status()[0].effective_priority, 150);
+        // Weight 0, non-zero value: FAULT.
+        write(&ffile, "3");
+        lab.wait_sole_holder(vip, "b", t)
+            .unwrap_or_else(|e| panic!("a did not fault: {e}"));
+        assert_eq!(a.status()[0].state, State::Fault);
+        std::fs::remove_file(&ffile).unwrap_or_else(|e| panic!("{e}"));
+        lab.wait_sole_holder(vip, "a", t)
+            .unwrap_or_else(|e| panic!("a did not leave FAULT: {e}"));
+        a.stop();
+        b.stop();
+    }
 }
