@@ -5,7 +5,8 @@
 //! (its AH sequence numbers restart at 1 while the backup's counter is
 //! higher: keepalived's shared counter makes the preempting side continue
 //! above the peer's numbers), and a node with a wrong AH password is ignored
-//! by the other, so both hold the VIP.
+//! by the other, so both hold the VIP. Multicast and unicast (where the ICV
+//! leaves the TTL out).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -35,12 +36,18 @@ fn our_binary() -> PathBuf {
         .unwrap_or_else(|e| panic!("keepalived-rs binary: {e}"))
 }
 
-fn config(me: u8, priority: u8, pass: &str) -> String {
-    let inst = VrrpInstanceCfg::new("eth0", 53, priority)
+/// Host `me` (1 or 2) at 10.32.0.`me`; `unicast` sends to the other host
+/// (the ICV then leaves the TTL out, as keepalived does).
+fn config(me: u8, priority: u8, pass: &str, unicast: bool) -> String {
+    let mut inst = VrrpInstanceCfg::new("eth0", 53, priority)
         .version(2)
         .advert_int(1.0)
         .vip("10.32.0.100/24")
         .auth(Auth::Ah(pass.to_string()));
+    if unicast {
+        let addr = |i: u8| IpAddr::V4(Ipv4Addr::new(10, 32, 0, i));
+        inst = inst.unicast(Some(addr(me)), &[addr(3 - me)]);
+    }
     KeepalivedCfg::single(&format!("r{me}"), inst).render()
 }
 
@@ -84,7 +91,7 @@ fn sole_steady(lab: &Lab, host: &str, timeout: Duration, ds: &[&Keepalived]) {
     );
 }
 
-fn run(high: Impl, low: Impl) {
+fn run(high: Impl, low: Impl, unicast: bool) {
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Topology::new()
         .iface("a", "eth0", Some("lan"), &["10.32.0.1/24"])
@@ -93,8 +100,8 @@ fn run(high: Impl, low: Impl) {
         .unwrap_or_else(|e| panic!("build lab: {e}"));
 
     // 1. Election over AH: exactly one holder.
-    let mut hi = start(high, &lab, "a", &config(1, HIGH, "k3y"));
-    let mut lo = start(low, &lab, "b", &config(2, LOW, "k3y"));
+    let mut hi = start(high, &lab, "a", &config(1, HIGH, "k3y", unicast));
+    let mut lo = start(low, &lab, "b", &config(2, LOW, "k3y", unicast));
     sole_steady(&lab, "a", Duration::from_secs(15), &[&hi, &lo]);
 
     // 2. SIGTERM of the master: its priority-0 AH advert makes the backup
@@ -109,14 +116,14 @@ fn run(high: Impl, low: Impl) {
 
     // 3. The master comes back with its sequence numbers from 1 and
     //    preempts; the backup releases.
-    let mut hi = start(high, &lab, "a", &config(1, HIGH, "k3y"));
+    let mut hi = start(high, &lab, "a", &config(1, HIGH, "k3y", unicast));
     sole_steady(&lab, "a", Duration::from_secs(10), &[&hi, &lo]);
     let _ = hi.stop(Duration::from_secs(5));
     let _ = lab.wait_sole_holder(VIP, "b", Duration::from_secs(5));
 
     // 4. Wrong password on the higher priority: each side drops the other's
     //    adverts (ICV mismatch), so both are master.
-    let mut bad = start(high, &lab, "a", &config(1, HIGH, "wr0ng"));
+    let mut bad = start(high, &lab, "a", &config(1, HIGH, "wr0ng", unicast));
     if let Err(e) = lab.wait_holders(VIP, Duration::from_secs(10), |h| h.len() == 2) {
         panic!(
             "a wrong AH password was not ignored: {e}\n{}",
@@ -141,7 +148,7 @@ fn vrrp_ah_ours_master_keepalived_backup() {
     if !testlab::lab_guard("vrrp_ah_ours_master_keepalived_backup", NEEDS) {
         return;
     }
-    run(Impl::Ours, Impl::Keepalived);
+    run(Impl::Ours, Impl::Keepalived, false);
 }
 
 #[test]
@@ -149,5 +156,21 @@ fn vrrp_ah_keepalived_master_ours_backup() {
     if !testlab::lab_guard("vrrp_ah_keepalived_master_ours_backup", NEEDS) {
         return;
     }
-    run(Impl::Keepalived, Impl::Ours);
+    run(Impl::Keepalived, Impl::Ours, false);
+}
+
+#[test]
+fn vrrp_ah_unicast_ours_master_keepalived_backup() {
+    if !testlab::lab_guard("vrrp_ah_unicast_ours_master_keepalived_backup", NEEDS) {
+        return;
+    }
+    run(Impl::Ours, Impl::Keepalived, true);
+}
+
+#[test]
+fn vrrp_ah_unicast_keepalived_master_ours_backup() {
+    if !testlab::lab_guard("vrrp_ah_unicast_keepalived_master_ours_backup", NEEDS) {
+        return;
+    }
+    run(Impl::Keepalived, Impl::Ours, true);
 }
