@@ -319,29 +319,27 @@ impl Runtime {
         })
     }
 
-    /// One runner per vrrp_script that some instance tracks; the link pump
-    /// learns the current instances too.
+    /// One runner per vrrp_script and one watcher per track_file that some
+    /// instance tracks; the link pump learns the current instances too.
     fn restart_scripts(&mut self, model: &confparse::Model) {
         self.scripts.clear();
-        for sc in spec::scripts(model) {
-            let subs: Vec<CtlTx> = self
-                .instances
+        let instances = &self.instances;
+        let subs = |kind: TrackKind, name: &str| -> Vec<CtlTx> {
+            instances
                 .iter()
-                .filter(|i| i.tracking.tracks(TrackKind::Script, &sc.name))
+                .filter(|i| i.tracking.tracks(kind, name))
                 .map(|i| i.tx.clone())
-                .collect();
+                .collect()
+        };
+        for sc in spec::scripts(model) {
+            let subs = subs(TrackKind::Script, &sc.name);
             if !subs.is_empty() {
                 self.scripts
                     .push(AbortOnDrop(tokio::spawn(track::run_script(sc, subs))));
             }
         }
         for f in spec::files(model) {
-            let subs: Vec<CtlTx> = self
-                .instances
-                .iter()
-                .filter(|i| i.tracking.tracks(TrackKind::File, &f.name))
-                .map(|i| i.tx.clone())
-                .collect();
+            let subs = subs(TrackKind::File, &f.name);
             if !subs.is_empty() {
                 self.scripts
                     .push(AbortOnDrop(tokio::spawn(track::run_file(f, subs))));
