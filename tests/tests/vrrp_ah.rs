@@ -143,34 +143,40 @@ fn run(high: Impl, low: Impl, unicast: bool) {
     let _ = lo.stop(Duration::from_secs(5));
 }
 
-#[test]
-fn vrrp_ah_ours_master_keepalived_backup() {
-    if !testlab::lab_guard("vrrp_ah_ours_master_keepalived_backup", NEEDS) {
-        return;
-    }
-    run(Impl::Ours, Impl::Keepalived, false);
+/// One lab test per direction and transport.
+macro_rules! lab {
+    ($name:ident, $high:expr, $low:expr, $unicast:expr) => {
+        #[test]
+        fn $name() {
+            if !testlab::lab_guard(stringify!($name), NEEDS) {
+                return;
+            }
+            run($high, $low, $unicast);
+        }
+    };
 }
 
-#[test]
-fn vrrp_ah_keepalived_master_ours_backup() {
-    if !testlab::lab_guard("vrrp_ah_keepalived_master_ours_backup", NEEDS) {
-        return;
-    }
-    run(Impl::Keepalived, Impl::Ours, false);
-}
-
-#[test]
-fn vrrp_ah_unicast_ours_master_keepalived_backup() {
-    if !testlab::lab_guard("vrrp_ah_unicast_ours_master_keepalived_backup", NEEDS) {
-        return;
-    }
-    run(Impl::Ours, Impl::Keepalived, true);
-}
-
-#[test]
-fn vrrp_ah_unicast_keepalived_master_ours_backup() {
-    if !testlab::lab_guard("vrrp_ah_unicast_keepalived_master_ours_backup", NEEDS) {
-        return;
-    }
-    run(Impl::Keepalived, Impl::Ours, true);
-}
+lab!(
+    vrrp_ah_ours_master_keepalived_backup,
+    Impl::Ours,
+    Impl::Keepalived,
+    false
+);
+lab!(
+    vrrp_ah_keepalived_master_ours_backup,
+    Impl::Keepalived,
+    Impl::Ours,
+    false
+);
+lab!(
+    vrrp_ah_unicast_ours_master_keepalived_backup,
+    Impl::Ours,
+    Impl::Keepalived,
+    true
+);
+lab!(
+    vrrp_ah_unicast_keepalived_master_ours_backup,
+    Impl::Keepalived,
+    Impl::Ours,
+    true
+);

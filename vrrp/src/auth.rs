@@ -254,35 +254,37 @@ mod tests {
         // (ip id 1, AH seq 1), auth_pass "k3y", 10.0.0.1 -> 224.0.0.18.
         let want = fixture("v2_ah.hex");
         let advert = Ipv4Packet::decode(&want, false).unwrap().advert;
-        let mut tx = AhTx::new(pass_bytes("k3y"));
-        tx.next_round();
-        let got = tx
-            .packet(
+        let build = |tx: &AhTx, dst: [u8; 4], ttl: u8, unicast: bool| {
+            tx.packet(
                 &advert,
                 Ipv4Addr::new(10, 0, 0, 1),
-                Ipv4Addr::new(224, 0, 0, 18),
-                255,
-                false,
+                Ipv4Addr::from(dst),
+                ttl,
+                unicast,
             )
-            .unwrap();
-        assert_eq!(got, want);
+            .unwrap()
+        };
+        let mut tx = AhTx::new(pass_bytes("k3y"));
+        tx.next_round();
+        assert_eq!(build(&tx, [224, 0, 0, 18], 255, false), want);
         // A different password changes the ICV only.
         let other = AhTx {
             key: pass_bytes("k3z"),
             ..tx.clone()
         };
-        let bad = other
-            .packet(
-                &advert,
-                Ipv4Addr::new(10, 0, 0, 1),
-                Ipv4Addr::new(224, 0, 0, 18),
-                255,
-                false,
-            )
-            .unwrap();
+        let bad = build(&other, [224, 0, 0, 18], 255, false);
         assert_eq!(bad[..32], want[..32]);
         assert_ne!(bad[32..44], want[32..44]);
         assert!(!ah_verify(&bad, 20, &pass_bytes("k3y"), false));
+        // Unicast: the TTL (unicast_ttl, or lowered by routers) is outside
+        // the ICV, the destination inside it.
+        let mut uni = build(&tx, [10, 0, 0, 2], 64, true);
+        assert!(ah_verify(&uni, 20, &pass_bytes("k3y"), true));
+        uni[8] = 60;
+        assert!(ah_verify(&uni, 20, &pass_bytes("k3y"), true));
+        assert!(!ah_verify(&uni, 20, &pass_bytes("k3y"), false));
+        uni[19] = 3;
+        assert!(!ah_verify(&uni, 20, &pass_bytes("k3y"), true));
     }
 
     #[test]
