@@ -285,6 +285,24 @@ mod tests {
         assert!(!ah_verify(&uni, 20, &pass_bytes("k3y"), false));
         uni[19] = 3;
         assert!(!ah_verify(&uni, 20, &pass_bytes("k3y"), true));
+        // fixtures/vrrp/v2_ah_prio0.hex: the priority-0 advert keepalived
+        // sent on SIGTERM as its 7th, ip id 7 and AH seq 7: both counters
+        // move once per advert.
+        let want0 = fixture("v2_ah_prio0.hex");
+        let advert0 = Ipv4Packet::decode(&want0, false).unwrap().advert;
+        for _ in 0..6 {
+            tx.next_round();
+        }
+        let got0 = tx
+            .packet(
+                &advert0,
+                Ipv4Addr::new(10, 0, 0, 1),
+                Ipv4Addr::new(224, 0, 0, 18),
+                255,
+                false,
+            )
+            .unwrap();
+        assert_eq!(got0, want0);
     }
 
     #[test]
