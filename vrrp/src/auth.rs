@@ -126,8 +126,9 @@ const AH_TOS: u8 = 0xc0;
 /// counter + 1, and each accepted advert raises the counter to the peer's
 /// number (`vrrp_in_chk_ipsecah`). So a backup that takes over continues
 /// above the old master's numbers, which the old master (now backup) needs
-/// to accept them. The IP identification counts up from 1 per advert, as in
-/// the captured keepalived adverts.
+/// to accept them. The IP identification counts up from 1 per advert and
+/// does not follow peers: two keepalived 2.2.7 in namespaces, the backup
+/// taking over after the master's 4 adverts sent ip id 1 with AH seq 5.
 #[derive(Debug, Clone)]
 pub struct AhTx {
     key: [u8; PASS_LEN],
@@ -315,6 +316,7 @@ mod tests {
         tx.saw(40);
         tx.next_round();
         assert_eq!(tx.seq(), 41);
+        assert_eq!(tx.ip_id, 3, "the IP id is our own count");
         // An older number does not lower the counter.
         tx.saw(7);
         assert_eq!(tx.seq(), 41);
