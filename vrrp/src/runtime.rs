@@ -716,8 +716,19 @@ impl InstanceTask {
             Ok(adv) => {
                 if let Some(ah) = self.ah.as_mut() {
                     // keepalived's one AH counter also follows accepted
-                    // peers' numbers (vrrp_in_chk_ipsecah).
+                    // peers' numbers, and holds what we sent: an advert at
+                    // or below it is a replay, dropped (vrrp_in_chk_ipsecah
+                    // "sequence number already processed").
                     if let Ok(Ipv4Rx { ah: Some(h), .. }) = parse_ipv4(buf) {
+                        if h.seq <= ah.seq() {
+                            debug!(
+                                "({}) IPSEC-AH: sequence number {} already processed (local {})",
+                                self.spec.name,
+                                h.seq,
+                                ah.seq()
+                            );
+                            return;
+                        }
                         ah.saw(h.seq);
                     }
                 }
