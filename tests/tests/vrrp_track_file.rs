@@ -36,24 +36,35 @@ fn last_priority(cap: &Capture) -> Option<u8> {
         .map(|(_, v)| v.priority)
 }
 
-/// Runs the steps with `a` run by keepalived (`ours` false) or by
-/// keepalived-rs; returns (holder, last priority of `a`) per step.
-fn record(ours: bool) -> Vec<(String, Option<u8>)> {
+/// What a step does to the files in the lab directory before it waits.
+enum Act {
+    Nothing,
+    Write(&'static str, &'static str),
+    Remove(&'static str),
+}
+
+/// Runs `steps` with `a` run by keepalived (`ours` false) or by
+/// keepalived-rs, `a`'s configuration being `blocks` (defined before the
+/// instance: keepalived only finds earlier ones; `DIR` stands for the lab
+/// directory) then the instance with `instance_lines`; returns (holder,
+/// last priority of `a`) per step.
+fn record(
+    ours: bool,
+    blocks: &str,
+    instance_lines: &str,
+    steps: &[(Act, &str)],
+) -> Vec<(String, Option<u8>)> {
     let lab: Lab = Topology::lan(&["a", "b"], "10.42.0")
         .build()
         .unwrap_or_else(fail("lab"));
     let vip: IpAddr = [10, 42, 0, 100].into();
-    let (w, f) = (lab.dir().join("w"), lab.dir().join("f"));
-    // Defined before the instance: keepalived only finds earlier ones.
+    let dir = lab.dir().to_path_buf();
     let a_cfg = format!(
-        "global_defs {{\n    router_id a\n}}\n\
-         track_file w {{\n    file {}\n    weight -60\n    init_file 0\n}}\n\
-         track_file f {{\n    file {}\n    weight 0\n}}\n{}",
-        w.display(),
-        f.display(),
+        "global_defs {{\n    router_id a\n}}\n{}\n{}",
+        blocks.replace("DIR", &dir.display().to_string()),
         VrrpInstanceCfg::new("eth0", 51, 150)
             .vip("10.42.0.100/24")
-            .line("track_file {\n        w\n        f\n    }")
+            .line(instance_lines)
             .render()
     );
     let b_cfg = KeepalivedCfg::single(
@@ -73,10 +84,15 @@ fn record(ours: bool) -> Vec<(String, Option<u8>)> {
     let mut a = Keepalived::start_with(host("a"), &a_cfg, &opts).unwrap_or_else(fail("start a"));
     let mut b = Keepalived::start(host("b"), &b_cfg).unwrap_or_else(fail("start b"));
     let mut out = Vec::new();
-    let mut step = |what: &str, holder: &str, a: &Keepalived, b: &Keepalived| {
+    for (i, (act, holder)) in steps.iter().enumerate() {
+        match act {
+            Act::Nothing => {}
+            Act::Write(name, v) => write(&dir.join(name), v),
+            Act::Remove(name) => std::fs::remove_file(dir.join(name)).unwrap_or_else(fail("rm")),
+        }
         if let Err(e) = lab.wait_sole_holder(vip, holder, Duration::from_secs(10)) {
             panic!(
-                "{what}: {holder} never sole holder: {e}\n--- a ---\n{}\n--- b ---\n{}",
+                "step {i}: {holder} never sole holder: {e}\n--- a ---\n{}\n--- b ---\n{}",
                 a.log(),
                 b.log()
             );
@@ -84,23 +100,28 @@ fn record(ours: bool) -> Vec<(String, Option<u8>)> {
         // Two more adverts at 1 s.
         std::thread::sleep(Duration::from_millis(2500));
         out.push((holder.to_string(), last_priority(&cap)));
-    };
-    // `f` missing reads as 0: no FAULT at start.
-    step("start", "a", &a, &b);
-    write(&w, "1");
-    step("w=1", "a", &a, &b);
-    // 5 x -60 = -300, clamped to -254: FAULT.
-    write(&w, "5");
-    step("w=5", "b", &a, &b);
-    write(&w, "0");
-    step("w=0", "a", &a, &b);
-    write(&f, "1");
-    step("f=1", "b", &a, &b);
-    std::fs::remove_file(&f).unwrap_or_else(fail("remove"));
-    step("f removed", "a", &a, &b);
+    }
     let _ = a.stop(Duration::from_secs(5));
     let _ = b.stop(Duration::from_secs(5));
     out
+}
+
+/// `record` for keepalived then for keepalived-rs; asserts keepalived
+/// gave `expected` and ours the same.
+fn same_as_keepalived(
+    blocks: &str,
+    instance_lines: &str,
+    steps: &[(Act, &str)],
+    expected: &[(&str, u8)],
+) {
+    let theirs = record(false, blocks, instance_lines, steps);
+    let want: Vec<(String, Option<u8>)> = expected
+        .iter()
+        .map(|(h, p)| (h.to_string(), Some(*p)))
+        .collect();
+    assert_eq!(theirs, want, "keepalived");
+    let ours = record(true, blocks, instance_lines, steps);
+    assert_eq!(ours, theirs, "keepalived-rs vs keepalived");
 }
 
 #[test]
@@ -108,21 +129,68 @@ fn track_file_same_as_keepalived() {
     if !testlab::lab_guard("track_file_same_as_keepalived", NEEDS) {
         return;
     }
-    let theirs = record(false);
-    let ours = record(true);
-    let p = |s: &str, p: u8| (s.to_string(), Some(p));
-    // keepalived 2.2.7, observed: 150, 90, priority 0 on FAULT, 150 again.
-    assert_eq!(
-        theirs,
-        vec![
-            p("a", 150),
-            p("a", 90),
-            p("b", 0),
-            p("a", 150),
-            p("b", 0),
-            p("a", 150)
+    // `f` missing reads as 0: no FAULT at start. 5 x -60 = -300, clamped
+    // to -254: FAULT. keepalived 2.2.7, observed: 150, 90, priority 0 on
+    // FAULT, 150 again.
+    same_as_keepalived(
+        "track_file w {\n    file DIR/w\n    weight -60\n    init_file 0\n}\n\
+         track_file f {\n    file DIR/f\n    weight 0\n}\n",
+        "track_file {\n        w\n        f\n    }",
+        &[
+            (Act::Nothing, "a"),
+            (Act::Write("w", "1"), "a"),
+            (Act::Write("w", "5"), "b"),
+            (Act::Write("w", "0"), "a"),
+            (Act::Write("f", "1"), "b"),
+            (Act::Remove("f"), "a"),
         ],
-        "keepalived"
+        &[
+            ("a", 150),
+            ("a", 90),
+            ("b", 0),
+            ("a", 150),
+            ("b", 0),
+            ("a", 150),
+        ],
     );
-    assert_eq!(ours, theirs, "keepalived-rs vs keepalived");
+}
+
+#[test]
+fn track_file_reverse_same_as_keepalived() {
+    if !testlab::lab_guard("track_file_reverse_same_as_keepalived", NEEDS) {
+        return;
+    }
+    // The instance's own weight 10 reverse on `r` (whose block says the
+    // default weight 1): 3 x 10 x -1 = -30.
+    same_as_keepalived(
+        "track_file r {\n    file DIR/r\n    init_file 0\n}\n",
+        "track_file {\n        r weight 10 reverse\n    }",
+        &[
+            (Act::Nothing, "a"),
+            (Act::Write("r", "3"), "a"),
+            (Act::Write("r", "0"), "a"),
+        ],
+        &[("a", 150), ("a", 120), ("a", 150)],
+    );
+}
+
+#[test]
+fn track_file_of_a_sync_group_same_as_keepalived() {
+    if !testlab::lab_guard("track_file_of_a_sync_group_same_as_keepalived", NEEDS) {
+        return;
+    }
+    // A group's track_file keeps the weight of its block (5) in 2.2.7;
+    // -40 x 5 = -200 leaves priority 1 (clamped, no FAULT).
+    same_as_keepalived(
+        "track_file g {\n    file DIR/g\n    weight 5\n}\n\
+         vrrp_sync_group G {\n    group {\n        VI_51\n    }\n    track_file {\n        g\n    }\n}\n",
+        "",
+        &[
+            (Act::Nothing, "a"),
+            (Act::Write("g", "2"), "a"),
+            (Act::Write("g", "-40"), "b"),
+            (Act::Remove("g"), "a"),
+        ],
+        &[("a", 150), ("a", 160), ("b", 1), ("a", 150)],
+    );
 }

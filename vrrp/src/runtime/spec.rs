@@ -419,14 +419,21 @@ impl InstanceSpec {
                     tracking.add(TrackKind::Script, &t.name, r, !sc.init_fail);
                 }
             }
+            // Unlike the others, a group's track_file keeps its weight:
+            // keepalived 2.2.7 changes the member's priority by value x the
+            // track_file's weight (observed: weight 5, value 2, "Changing
+            // effective priority from 150 to 160"; tests/tests/vrrp_track_file.rs).
             for t in &sg.track_files {
-                let Some(tf) = file_spec(model, &t.name) else {
+                let (Some(tf), Some(def)) = (
+                    file_spec(model, &t.name),
+                    model.track_files.iter().find(|f| f.name == t.name),
+                ) else {
                     continue;
                 };
                 if !tracking.tracks(TrackKind::File, &t.name) {
                     let r = TrackRef {
-                        weight: 0,
-                        reverse: t.reverse,
+                        weight: t.weight.unwrap_or(def.weight),
+                        reverse: t.reverse || (t.weight.is_none() && def.weight_reverse),
                     };
                     tracking.add_file(&t.name, r, super::track::initial_value(&tf));
                 }
