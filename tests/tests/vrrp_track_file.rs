@@ -194,3 +194,22 @@ fn track_file_of_a_sync_group_same_as_keepalived() {
         &[("a", 150), ("a", 160), ("b", 1), ("a", 150)],
     );
 }
+
+#[test]
+fn track_file_weight_0_reverse_same_as_keepalived() {
+    if !testlab::lab_guard("track_file_weight_0_reverse_same_as_keepalived", NEEDS) {
+        return;
+    }
+    // Weight 0 reverse: a zero value is FAULT (keepalived 2.2.7 logs
+    // "tracked file r has status -254"), a non-zero one is fine.
+    same_as_keepalived(
+        "track_file r {\n    file DIR/r\n    init_file 3\n}\n",
+        "track_file {\n        r weight 0 reverse\n    }",
+        &[
+            (Act::Nothing, "a"),
+            (Act::Write("r", "0"), "b"),
+            (Act::Write("r", "5"), "a"),
+        ],
+        &[("a", 150), ("b", 0), ("a", 150)],
+    );
+}
