@@ -354,7 +354,9 @@ impl AsRawFd for Watch {
 }
 
 /// An inotify watch on the directory of `path`: the directory rather than
-/// the file, so that a replacement by rename or a re-creation is seen.
+/// the file, so that a replacement by rename or a re-creation is seen. No
+/// IN_CREATE: a new file is read when its writer closes it
+/// (IN_CLOSE_WRITE), not while still empty, which would read as 0.
 fn watch_dir(path: &Path) -> std::io::Result<tokio::io::unix::AsyncFd<Watch>> {
     use nix::sys::inotify::{AddWatchFlags as F, InitFlags, Inotify};
     let dir = match path.parent() {
@@ -364,7 +366,7 @@ fn watch_dir(path: &Path) -> std::io::Result<tokio::io::unix::AsyncFd<Watch>> {
     let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
     ino.add_watch(
         dir,
-        F::IN_CLOSE_WRITE | F::IN_MOVED_TO | F::IN_MOVED_FROM | F::IN_DELETE | F::IN_CREATE,
+        F::IN_CLOSE_WRITE | F::IN_MOVED_TO | F::IN_MOVED_FROM | F::IN_DELETE,
     )?;
     watch_reg::register(Watch(ino))
 }
