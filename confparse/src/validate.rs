@@ -330,9 +330,10 @@ fn build(
 
 /// Weighted trackers of a sync-group member are dropped unless the group
 /// sets `sync_group_tracking_weight`: a weighted `track_script` is removed
-/// from the instance (keepalived then reports the script unused), a tracked
-/// interface's or file's weight becomes 0 (it then puts the instance in
-/// FAULT). keepalived 2.2.7 reports each as a configuration error (`-t`
+/// from the instance (keepalived then reports the script unused), and so is
+/// a weighted `track_file` (observed in a namespace lab: the file's value
+/// then has no effect at all), while a tracked interface's weight becomes 0
+/// (it then puts the instance in FAULT). keepalived 2.2.7 reports each as a configuration error (`-t`
 /// exits 5; messages checked against the installed keepalived).
 fn sync_group_weights(out: &mut [VrrpInstanceCfg], model: &Model, cx: &mut Cx) {
     for i in out.iter_mut() {
@@ -376,24 +377,25 @@ fn sync_group_weights(out: &mut [VrrpInstanceCfg], model: &Model, cx: &mut Cx) {
                 t.weight = Some(0);
             }
         }
-        for t in &mut i.track_files {
+        i.track_files.retain(|t| {
             let own = model
                 .track_files
                 .iter()
                 .find(|f| f.name == t.name)
                 .map_or(0, |f| f.weight);
             let w = t.weight.unwrap_or(own);
-            if w != 0 {
-                cx.general(
-                    span,
-                    format!(
-                        "({name}) ignoring tracked file {} with weight {w} due to SYNC group",
-                        t.name
-                    ),
-                );
-                t.weight = Some(0);
+            if w == 0 {
+                return true;
             }
-        }
+            cx.general(
+                span,
+                format!(
+                    "({name}) ignoring tracked file {} with weight {w} due to SYNC group",
+                    t.name
+                ),
+            );
+            false
+        });
     }
 }
 
