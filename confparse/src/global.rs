@@ -48,7 +48,10 @@ impl Block for ConfB {
     }
 }
 
-fn raw(line: &LogicalLine) -> RawKwCfg {
+/// A statement kept as it was written (keyword and arguments), for the
+/// keywords the model records without interpreting (global_defs and
+/// vrrp_instance both use it).
+pub(crate) fn raw(line: &LogicalLine) -> RawKwCfg {
     RawKwCfg {
         keyword: line.keyword().to_string(),
         args: line

@@ -7,7 +7,7 @@
 //! vrrp_data.c); the post-parse rules live in `validate`.
 
 use crate::diag::ErrClass;
-use crate::global::{script_at, user_group, ConfB};
+use crate::global::{raw, script_at, user_group, ConfB};
 use crate::keywords::{parse_ip, Block, Cx, Dispatch, Kw, Table, Tier};
 use crate::lexer::{LogicalLine, Word};
 use crate::model::{
@@ -41,19 +41,6 @@ pub struct VrrpB {
     pub bfds: Vec<BfdInstanceCfg>,
     pub track_groups: Vec<TrackGroupCfg>,
     pub garp_groups: Vec<GarpGroupCfg>,
-}
-
-fn raw(line: &LogicalLine) -> RawKwCfg {
-    RawKwCfg {
-        keyword: line.keyword().to_string(),
-        args: line
-            .words
-            .iter()
-            .skip(1)
-            .map(|w| w.text.to_string())
-            .collect(),
-        span: line.span,
-    }
 }
 
 /// keepalived's `if_get_by_ifname(…, IF_CREATE_IF_DYNAMIC)`: a missing
